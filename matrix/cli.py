@@ -1,0 +1,68 @@
+"""Command line of the host: ``python -m matrix run|list [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from matrix.errors import MatrixError
+from matrix.launch import Limits
+from matrix.run import RunOptions, log, run_matrix
+from matrix.stacks import load_stacks, select_stacks
+from matrix.store import Workspace
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m matrix", description="Keras compatibility matrix")
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="save and cross-load the reference models, then render the report")
+    add_selection(run)
+    run.add_argument("--workspace", type=Path, default=Path(".matrix"), help="environments, artifacts, records (default .matrix)")
+    run.add_argument("--site", type=Path, default=Path("site"), help="where the report goes (default site)")
+    run.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers at once (default: cores)")
+    run.add_argument("--force", action="store_true", help="recompute every cell, fresh or not")
+    run.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout_s, help="seconds one cell may take")
+    run.add_argument("--no-report", action="store_true", help="stop after writing WORKSPACE/run.json")
+    listing = commands.add_parser("list", help="print the selected stacks")
+    add_selection(listing)
+    return top
+
+
+def add_selection(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--stacks", nargs="+", default=[], metavar="PATTERN",
+                         help="fnmatch patterns on stack ids (default: the default set)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return run_command(args) if args.command == "run" else list_command(args)
+    except MatrixError as exc:
+        print(f"matrix: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def list_command(args: argparse.Namespace) -> int:
+    stacks, _ = select_stacks(load_stacks(), args.stacks)
+    for stack in stacks:
+        env = " ".join(f"{k}={v}" for k, v in stack.env.items())
+        print(f"{stack.id:28} python {stack.python:5} {' '.join(stack.requirements)} {env}".rstrip())
+    return 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    stacks, unmatched = select_stacks(load_stacks(), args.stacks)
+    for pattern in unmatched:
+        log(f"warning: no stack matches {pattern!r}; `python -m matrix list` shows the known ones")
+    workspace = Workspace(args.workspace.resolve())
+    options = RunOptions(workspace, args.jobs, Limits(cell_timeout_s=args.cell_timeout), args.force)
+    summary = run_matrix(stacks, options)
+    log(f"done in {summary.seconds:.1f} s: {summary.ready}/{summary.stacks} stacks, "
+        f"{summary.saves_run} saves and {summary.loads_run} loads computed, {summary.cells} cells")
+    if args.no_report:
+        return 0
+    report = [sys.executable, "-m", "reports", str(workspace.run_file), str(args.site.resolve())]
+    return subprocess.run(report, cwd=Path(__file__).resolve().parent.parent).returncode

@@ -1,0 +1,85 @@
+"""One uv virtualenv per stack, built once and reused while the stack's fingerprint holds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from matrix.errors import MatrixError
+from matrix.interpreters import find_python, how_to_get
+from matrix.stacks import Stack
+
+INFO_FILE = "matrix-env.json"
+INSTALL_TIMEOUT_S = 1800
+TAIL_LINES = 15
+
+
+@dataclass(frozen=True, kw_only=True)
+class Environment:
+    """The outcome of preparing a stack: ``ready``, ``unavailable`` or ``install-failed``."""
+
+    stack_id: str
+    status: str
+    python: Path | None = None
+    reason: str = ""
+    seconds: float = 0.0
+    reused: bool = False
+
+
+def find_uv() -> str:
+    uv = shutil.which("uv")
+    if uv is None:
+        raise MatrixError("uv is not on PATH: run through nox (`nox -s matrix`) or `pip install uv`")
+    return uv
+
+
+def ensure_env(stack: Stack, root: Path) -> Environment:
+    started = time.monotonic()
+    location = root / stack.id
+    python = location / "bin" / "python"
+    if read_fingerprint(location) == stack.fingerprint() and python.exists():
+        return Environment(stack_id=stack.id, status="ready", python=python, reused=True)
+    interpreter = find_python(stack.python)
+    if interpreter is None:
+        return Environment(stack_id=stack.id, status="unavailable", reason=how_to_get(stack.python))
+    failure = build_env(stack, interpreter, location)
+    seconds = round(time.monotonic() - started, 1)
+    if failure:
+        return Environment(stack_id=stack.id, status="install-failed", reason=failure, seconds=seconds)
+    return Environment(stack_id=stack.id, status="ready", python=python, seconds=seconds)
+
+
+def build_env(stack: Stack, interpreter: Path, location: Path) -> str:
+    """Build from scratch; return '' on success, else the installer's last lines."""
+    shutil.rmtree(location, ignore_errors=True)
+    uv = find_uv()
+    steps = [
+        [uv, "venv", "--quiet", "--python", str(interpreter), str(location)],
+        [uv, "pip", "install", "--python", str(location / "bin" / "python"), *stack.requirements],
+    ]
+    for command in steps:
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return f"`{' '.join(command[:3])}` ran past {INSTALL_TIMEOUT_S} s"
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-TAIL_LINES:])
+            return f"`uv {command[1]}` failed (exit {result.returncode}); check the pins in matrix/stacks.toml:\n{tail}"
+    write_fingerprint(location, stack)
+    return ""
+
+
+def read_fingerprint(location: Path) -> str | None:
+    try:
+        return str(json.loads((location / INFO_FILE).read_text())["fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_fingerprint(location: Path, stack: Stack) -> None:
+    info = {"fingerprint": stack.fingerprint(), "python": stack.python, "requirements": list(stack.requirements)}
+    (location / INFO_FILE).write_text(json.dumps(info, indent=1))

@@ -1,0 +1,156 @@
+"""Launching workers: one process per (stack, phase), watched, and its deaths turned into data.
+
+A worker that dies or stops making progress costs exactly the cell it was on: that cell gets
+a ``crashed`` or ``timeout`` record (exit code or signal, and the log's tail), and the cells
+after it go to a fresh process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from matrix.stacks import Stack
+from matrix.store import SCHEMA, Record, Workspace
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOG_TAIL_LINES = 20
+POLL_S = 0.2
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_timeout_s: float = 300.0
+    startup_timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str  # "crashed" or "timeout"
+    message: str
+    returncode: int | None
+    before_first_cell: bool
+
+
+def run_cells(stack: Stack, python: Path, phase: str, cells: list[Record],
+              workspace: Workspace, limits: Limits) -> int:
+    """Run ``cells`` in as many worker processes as it takes; return how many processes."""
+    remaining, processes = list(cells), 0
+    (workspace.root / workspace.log_file(stack.id, phase)).unlink(missing_ok=True)
+    while remaining:
+        processes += 1
+        done, failure = run_worker(stack, python, phase, remaining, workspace, limits)
+        remaining = remaining[done:]
+        if failure is None:
+            break
+        blamed = remaining if failure.before_first_cell else remaining[:1]
+        tail = log_tail(workspace.root / workspace.log_file(stack.id, phase))
+        for cell in blamed:
+            workspace.write(cell["record"], failure_record(stack, phase, cell, failure, tail))
+        remaining = remaining[len(blamed):]
+    return processes
+
+
+def run_worker(stack: Stack, python: Path, phase: str, cells: list[Record],
+               workspace: Workspace, limits: Limits) -> tuple[int, Failure | None]:
+    """One worker process over ``cells``: how many finished in order, and why it stopped short."""
+    heartbeat = workspace.heartbeat_file(stack.id, phase)
+    job_file = workspace.job_file(stack.id, phase)
+    (workspace.root / heartbeat).unlink(missing_ok=True)
+    workspace.write(job_file, {"schema": SCHEMA, "phase": phase, "stack": stack.id,
+                               "heartbeat": heartbeat, "cells": cells})
+    log_path = workspace.root / workspace.log_file(stack.id, phase)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log:
+        process = subprocess.Popen(
+            [str(python), "-m", "runner", phase, job_file], cwd=workspace.root,
+            env=worker_env(stack), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        timed_out, last_cell = watch(process, workspace.root / heartbeat, limits)
+    done = count_done(cells, workspace)
+    if done == len(cells):
+        return done, None
+    return done, describe_failure(process.returncode, timed_out, last_cell, limits)
+
+
+def worker_env(stack: Stack) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "PYENV_VERSION"))}
+    env.update(stack.env)
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+def watch(process: subprocess.Popen[bytes], heartbeat: Path, limits: Limits) -> tuple[bool, int]:
+    """Wait for the process; kill it when a cell passes its time limit. Returns
+    (timed_out, index of the last cell it started or -1)."""
+    last_cell = -1
+    deadline = time.monotonic() + limits.startup_timeout_s + limits.cell_timeout_s
+    while process.poll() is None:
+        cell = read_heartbeat(heartbeat)
+        if cell != last_cell:
+            last_cell, deadline = cell, time.monotonic() + limits.cell_timeout_s
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return True, last_cell
+        time.sleep(POLL_S)
+    return False, read_heartbeat(heartbeat)
+
+
+def read_heartbeat(path: Path) -> int:
+    try:
+        return int(json.loads(path.read_text())["cell"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return -1
+
+
+def count_done(cells: list[Record], workspace: Workspace) -> int:
+    done = 0
+    for cell in cells:
+        record = workspace.read(cell["record"])
+        if record is None or record.get("fingerprint") != cell["fingerprint"]:
+            break
+        done += 1
+    return done
+
+
+def describe_failure(returncode: int | None, timed_out: bool, last_cell: int, limits: Limits) -> Failure:
+    before_first_cell = last_cell < 0
+    if timed_out:
+        limit = limits.startup_timeout_s if before_first_cell else limits.cell_timeout_s
+        return Failure("timeout", f"no result within {limit:g} s; worker killed", returncode, before_first_cell)
+    if returncode is not None and returncode < 0:
+        message = f"worker killed by signal {signal.Signals(-returncode).name}"
+    else:
+        message = f"worker exited with code {returncode}"
+    if before_first_cell:
+        message += " before its first cell (TensorFlow failed to import?)"
+    return Failure("crashed", message, returncode, before_first_cell)
+
+
+def failure_record(stack: Stack, phase: str, cell: Record, failure: Failure, tail: str) -> Record:
+    record: dict[str, Any] = {"schema": SCHEMA, "kind": phase, "stack": stack.id, **cell,
+                              "returncode": failure.returncode,
+                              "error": {"type": f"Worker{failure.kind.capitalize()}",
+                                        "message": failure.message, "traceback": tail}}
+    if phase == "save":
+        record["status"] = failure.kind
+    else:
+        record.update(verdict=failure.kind, remedy=None, max_abs_diff=None, attempts=[])
+    return record
+
+
+def log_tail(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-LOG_TAIL_LINES:])

@@ -1,0 +1,114 @@
+"""Cases, cells, fingerprints, and planning what is stale.
+
+A record is fresh iff its fingerprint equals what is computed here today. The fingerprint of
+a save covers the producer's pins, the case, the format and the runner code; a load's adds the
+consumer's pins and the artifact's and reference's sha256. So adding a stack plans only its
+row and column, and editing one case file plans only that case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from matrix.stacks import Stack
+from matrix.store import SCHEMA, Record, Workspace
+
+RUNNER_DIR = Path(__file__).resolve().parent.parent / "runner"
+FORMATS = ("h5", "keras", "savedmodel")
+
+
+@dataclass(frozen=True)
+class CodeDigest:
+    """sha256 of the runner's shared code, and of each case module on its own."""
+
+    core: str
+    cases: dict[str, str]
+
+
+def digest_runner(runner_dir: Path = RUNNER_DIR) -> CodeDigest:
+    case_dir = runner_dir / "cases"
+    case_files = {p.stem: p for p in case_dir.glob("*.py") if p.stem != "__init__"}
+    core = hashlib.sha256()
+    for path in sorted(runner_dir.rglob("*.py")):
+        if path not in case_files.values():
+            core.update(str(path.relative_to(runner_dir)).encode())
+            core.update(path.read_bytes())
+    cases = {case: hashlib.sha256(path.read_bytes()).hexdigest() for case, path in sorted(case_files.items())}
+    return CodeDigest(core=core.hexdigest(), cases=cases)
+
+
+def fingerprint(**parts: Any) -> str:
+    return hashlib.sha256(json.dumps({"schema": SCHEMA, **parts}, sort_keys=True).encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class SaveCell:
+    producer: str
+    case: str
+    format: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class LoadCell:
+    producer: str
+    consumer: str
+    case: str
+    format: str
+    fingerprint: str
+
+
+def save_fingerprint(stack: Stack, case: str, fmt: str, code: CodeDigest) -> str:
+    return fingerprint(kind="save", stack=stack.fingerprint(), case=case, format=fmt,
+                       core=code.core, case_code=code.cases[case])
+
+
+def load_fingerprint(consumer: Stack, save_record: Record, code: CodeDigest) -> str:
+    return fingerprint(kind="load", consumer=consumer.fingerprint(), save=save_record["fingerprint"],
+                       artifact=save_record["sha256"], reference=save_record["reference_sha256"],
+                       core=code.core, case_code=code.cases[save_record["case"]])
+
+
+FingerprintAt = Callable[[str], "str | None"]
+
+
+def plan_saves(stacks: Iterable[Stack], code: CodeDigest, workspace: Workspace,
+               fingerprint_at: FingerprintAt) -> list[SaveCell]:
+    """Every (stack, case, format) whose save record is missing or stale."""
+    stale = []
+    for stack in stacks:
+        for case in code.cases:
+            for fmt in FORMATS:
+                wanted = save_fingerprint(stack, case, fmt, code)
+                if fingerprint_at(workspace.save_record(stack.id, case, fmt)) != wanted:
+                    stale.append(SaveCell(stack.id, case, fmt, wanted))
+    return stale
+
+
+def plan_loads(consumers: Iterable[Stack], producers: Iterable[Stack], code: CodeDigest,
+               workspace: Workspace, fingerprint_at: FingerprintAt,
+               read_record: Callable[[str], Record | None]) -> list[LoadCell]:
+    """Every (producer artifact, consumer) whose load record is missing or stale.
+
+    Only artifacts whose save record is fresh and ``saved`` are loaded; the others make
+    ``blocked`` or ``unsupported`` cells without running anything.
+    """
+    consumers, stale = list(consumers), []
+    for producer in producers:
+        for case in code.cases:
+            for fmt in FORMATS:
+                saved = read_record(workspace.save_record(producer.id, case, fmt))
+                if not saved or saved.get("status") != "saved":
+                    continue
+                if saved.get("fingerprint") != save_fingerprint(producer, case, fmt, code):
+                    continue
+                for consumer in consumers:
+                    wanted = load_fingerprint(consumer, saved, code)
+                    if fingerprint_at(workspace.load_record(producer.id, consumer.id, case, fmt)) != wanted:
+                        stale.append(LoadCell(producer.id, consumer.id, case, fmt, wanted))
+    return stale

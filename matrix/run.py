@@ -1,0 +1,195 @@
+"""The matrix run: prepare environments, save what is stale, load what is stale, write run.json.
+
+Stacks run in parallel, one worker per (stack, phase), up to ``jobs`` at once. Saves finish
+everywhere before any load starts, since every consumer loads every producer's artifacts.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from matrix.envs import Environment, ensure_env
+from matrix.launch import Limits, run_cells
+from matrix.plan import FORMATS, CodeDigest, LoadCell, SaveCell, digest_runner, plan_loads, plan_saves
+from matrix.stacks import Stack
+from matrix.store import SCHEMA, Record, Workspace
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    workspace: Workspace
+    jobs: int
+    limits: Limits
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    stacks: int
+    ready: int
+    saves_run: int
+    loads_run: int
+    cells: int
+    seconds: float
+
+
+def log(message: str) -> None:
+    print(f"matrix: {message}", flush=True)
+
+
+def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
+    started = time.monotonic()
+    workspace, code = options.workspace, digest_runner()
+    fingerprint_at = no_records if options.force else recorded_fingerprint(workspace)
+    envs = prepare_envs(stacks, options)
+    ready = [s for s in stacks if envs[s.id].status == "ready"]
+    saves = plan_saves(ready, code, workspace, fingerprint_at)
+    log(f"{len(ready)}/{len(stacks)} stacks ready; {len(saves)} saves to run")
+    run_phase("save", ready, envs, [save_job_cell(c, workspace) for c in saves], options)
+    loads = plan_loads(ready, ready, code, workspace, fingerprint_at, workspace.read)
+    log(f"{len(loads)} loads to run")
+    run_phase("load", ready, envs, [load_job_cell(c, workspace) for c in loads], options)
+    cells = assemble_cells(ready, code, workspace)
+    seconds = round(time.monotonic() - started, 1)
+    write_run_file(stacks, envs, cells, workspace, seconds)
+    return RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds)
+
+
+def no_records(_relative: str) -> None:
+    return None
+
+
+def recorded_fingerprint(workspace: Workspace) -> Callable[[str], str | None]:
+    def fingerprint_at(relative: str) -> str | None:
+        record = workspace.read(relative)
+        return None if record is None else record.get("fingerprint")
+    return fingerprint_at
+
+
+def in_parallel(function: Callable[[T], R], items: Iterable[T], jobs: int) -> list[R]:
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(function, items))
+
+
+def prepare_envs(stacks: list[Stack], options: RunOptions) -> dict[str, Environment]:
+    def prepare(stack: Stack) -> Environment:
+        env = ensure_env(stack, options.workspace.envs)
+        if env.status != "ready":
+            log(f"{stack.id}: {env.status}: {env.reason}")
+        elif not env.reused:
+            log(f"{stack.id}: environment built in {env.seconds:.1f} s")
+        return env
+    return {env.stack_id: env for env in in_parallel(prepare, stacks, options.jobs)}
+
+
+def run_phase(phase: str, ready: list[Stack], envs: dict[str, Environment],
+              cells: list[Record], options: RunOptions) -> None:
+    by_stack: dict[str, list[Record]] = defaultdict(list)
+    for cell in cells:
+        by_stack[cell["stack"]].append(cell)
+    work = sorted((s for s in ready if by_stack[s.id]), key=lambda s: -len(by_stack[s.id]))
+
+    def run(stack: Stack) -> None:
+        started = time.monotonic()
+        python = envs[stack.id].python
+        assert python is not None
+        processes = run_cells(stack, python, phase, by_stack[stack.id], options.workspace, options.limits)
+        extra = f", {processes} processes" if processes > 1 else ""
+        log(f"{stack.id}: {len(by_stack[stack.id])} {phase}s in {time.monotonic() - started:.1f} s{extra}")
+    in_parallel(run, work, options.jobs)
+
+
+def save_job_cell(cell: SaveCell, workspace: Workspace) -> Record:
+    return {"stack": cell.producer, "producer": cell.producer, "case": cell.case, "format": cell.format,
+            "fingerprint": cell.fingerprint,
+            "record": workspace.save_record(cell.producer, cell.case, cell.format),
+            "artifact": workspace.artifact(cell.producer, cell.case, cell.format),
+            "reference": workspace.reference(cell.producer, cell.case, cell.format)}
+
+
+def load_job_cell(cell: LoadCell, workspace: Workspace) -> Record:
+    return {"stack": cell.consumer, "producer": cell.producer, "consumer": cell.consumer,
+            "case": cell.case, "format": cell.format, "fingerprint": cell.fingerprint,
+            "record": workspace.load_record(cell.producer, cell.consumer, cell.case, cell.format),
+            "artifact": workspace.artifact(cell.producer, cell.case, cell.format),
+            "reference": workspace.reference(cell.producer, cell.case, cell.format)}
+
+
+def assemble_cells(ready: list[Stack], code: CodeDigest, workspace: Workspace) -> list[Record]:
+    """Every producer x consumer x case x format among ready stacks, from records or derived."""
+    cells = []
+    for producer in ready:
+        for case in code.cases:
+            for fmt in FORMATS:
+                saved = workspace.read(workspace.save_record(producer.id, case, fmt)) or {}
+                for consumer in ready:
+                    cells.append(cell_of(producer.id, consumer.id, case, fmt, saved, workspace))
+    return cells
+
+
+def cell_of(producer: str, consumer: str, case: str, fmt: str, saved: Record, workspace: Workspace) -> Record:
+    cell: dict[str, Any] = {"producer": producer, "consumer": consumer, "case": case, "format": fmt,
+                            "container": saved.get("container"), "save_error": saved.get("error")}
+    status = saved.get("status")
+    if status == "saved":
+        loaded = workspace.read(workspace.load_record(producer, consumer, case, fmt)) or {}
+        cell.update(verdict=loaded.get("verdict", "missing"), remedy=loaded.get("remedy"),
+                    max_abs_diff=loaded.get("max_abs_diff"), attempts=loaded.get("attempts", []),
+                    error=loaded.get("error") or first_error(loaded.get("attempts", [])),
+                    seconds=loaded.get("seconds"))
+    else:
+        verdict = "unsupported" if status == "unsupported" else "blocked"
+        reason = saved.get("reason") or (saved.get("error") or {}).get("message", "no save record")
+        cell.update(verdict=verdict, remedy=None, max_abs_diff=None, attempts=[], seconds=None,
+                    error={"type": f"Save{verdict.capitalize()}", "message": f"the producer could not save this: {reason}"})
+    return cell
+
+
+def first_error(attempts: list[Record]) -> Record | None:
+    """The documented way's error, when nothing loaded; None when something did."""
+    if not attempts or any(a.get("outcome") != "error" for a in attempts):
+        return None
+    return attempts[0].get("error")
+
+
+def write_run_file(stacks: list[Stack], envs: dict[str, Environment], cells: list[Record],
+                   workspace: Workspace, seconds: float) -> None:
+    workspace.write(str(workspace.run_file.relative_to(workspace.root)), {
+        "schema": SCHEMA,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": seconds,
+        "host": {"python": platform.python_version(), "platform": platform.platform(), "argv": sys.argv[1:]},
+        "stacks": [stack_entry(s, envs[s.id], workspace) for s in stacks],
+        "cells": cells,
+    })
+
+
+def stack_entry(stack: Stack, env: Environment, workspace: Workspace) -> Record:
+    runtime = runtime_of(stack, workspace) if env.status == "ready" else {}
+    return {"id": stack.id, "python": runtime.get("python", stack.python),
+            "tensorflow": runtime.get("tensorflow"), "keras": runtime.get("keras"),
+            "keras_flavor": runtime.get("keras_flavor"), "numpy": runtime.get("numpy"),
+            "h5py": runtime.get("h5py"), "backend": "venv", "status": "ok" if env.status == "ready" else env.status,
+            "reason": env.reason, "requirements": list(stack.requirements), "env": stack.env,
+            "tags": list(stack.tags)}
+
+
+def runtime_of(stack: Stack, workspace: Workspace) -> Record:
+    """The versions the stack's worker really imported, from any of its save records."""
+    for path in sorted((workspace.root / "records" / "save" / stack.id).glob("*.json")):
+        record = workspace.read(str(path.relative_to(workspace.root)))
+        if record and record.get("runtime"):
+            return dict(record["runtime"])
+    return {}

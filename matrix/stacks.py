@@ -1,0 +1,100 @@
+"""Stacks as data: the declaration in ``stacks.toml`` loaded into frozen dataclasses."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from matrix.errors import SelectionError, StackDeclarationError
+
+DECLARATION = Path(__file__).with_name("stacks.toml")
+PYTHON_VERSION = re.compile(r"^3\.\d+$")
+T = TypeVar("T")
+KNOWN_FIELDS = {"id", "python", "requirements", "env", "tags", "default"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stack:
+    """One isolated environment: a Python, exact pins, environment variables, tags."""
+
+    id: str
+    python: str
+    requirements: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict, hash=False)
+    tags: tuple[str, ...] = ()
+    default: bool = True
+
+    def fingerprint(self) -> str:
+        """Changes exactly when the environment would be built differently."""
+        identity = {"python": self.python, "requirements": sorted(self.requirements), "env": self.env}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_stacks(path: Path = DECLARATION) -> list[Stack]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise StackDeclarationError(f"{path}: cannot read the stacks declaration: {exc}") from exc
+    entries = data.get("stack")
+    if not isinstance(entries, list) or not entries:
+        raise StackDeclarationError(f"{path}: declare stacks as [[stack]] tables; found none")
+    stacks = [parse_stack(entry, index, path) for index, entry in enumerate(entries)]
+    seen: set[str] = set()
+    for stack in stacks:
+        if stack.id in seen:
+            raise StackDeclarationError(f"{path}: stack id {stack.id!r} is declared twice; ids must be unique")
+        seen.add(stack.id)
+    return stacks
+
+
+def parse_stack(entry: object, index: int, path: Path) -> Stack:
+    where = f"{path}: stack #{index + 1}"
+    if not isinstance(entry, dict):
+        raise StackDeclarationError(f"{where} is not a table")
+    where = f"{path}: stack {entry.get('id', f'#{index + 1}')!r}"
+    unknown = set(entry) - KNOWN_FIELDS
+    if unknown:
+        raise StackDeclarationError(f"{where}: unknown field(s) {sorted(unknown)}; known: {sorted(KNOWN_FIELDS)}")
+    stack_id = require(entry, "id", str, where)
+    python = require(entry, "python", str, where)
+    if not PYTHON_VERSION.match(python):
+        raise StackDeclarationError(f"{where}: python = {python!r}; write it as \"3.X\", e.g. \"3.11\"")
+    requirements = require(entry, "requirements", list, where)
+    if not requirements or not all(isinstance(r, str) and r.strip() for r in requirements):
+        raise StackDeclarationError(f"{where}: requirements must be a non-empty list of pins")
+    env = entry.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise StackDeclarationError(f"{where}: env must be a table of strings, e.g. {{ TF_USE_LEGACY_KERAS = \"1\" }}")
+    tags = entry.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise StackDeclarationError(f"{where}: tags must be a list of strings")
+    default = entry.get("default", True)
+    if not isinstance(default, bool):
+        raise StackDeclarationError(f"{where}: default must be true or false")
+    return Stack(id=stack_id, python=python, requirements=tuple(requirements), env=dict(env), tags=tuple(tags), default=default)
+
+
+def require(entry: dict[str, object], name: str, kind: type[T], where: str) -> T:
+    value = entry.get(name)
+    if not isinstance(value, kind):
+        raise StackDeclarationError(f"{where}: field {name!r} is missing or not a {kind.__name__}")
+    return value
+
+
+def select_stacks(stacks: list[Stack], patterns: list[str]) -> tuple[list[Stack], list[str]]:
+    """Stacks whose id matches any pattern (fnmatch), in declaration order, and the patterns
+    that matched nothing. No patterns: the default set. Nothing matched at all: an error."""
+    if not patterns:
+        return [s for s in stacks if s.default], []
+    chosen = [s for s in stacks if any(fnmatch.fnmatchcase(s.id, p) for p in patterns)]
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(s.id, p) for s in stacks)]
+    if not chosen:
+        known = ", ".join(s.id for s in stacks)
+        raise SelectionError(f"no stack matches {' '.join(map(repr, patterns))}; known stacks: {known}")
+    return chosen, unmatched

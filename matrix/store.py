@@ -1,0 +1,72 @@
+"""The workspace: where environments, artifacts, jobs, logs and records live.
+
+Every path handed to a worker is relative to the workspace root, so a job means the same
+thing in a venv and in a container that mounts the workspace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = 1
+ARTIFACT_NAMES = {"h5": "model.h5", "keras": "model.keras", "savedmodel": "savedmodel"}
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def envs(self) -> Path:
+        return self.root / "envs"
+
+    @property
+    def run_file(self) -> Path:
+        return self.root / "run.json"
+
+    def job_file(self, stack_id: str, phase: str) -> str:
+        return f"jobs/{stack_id}.{phase}.json"
+
+    def heartbeat_file(self, stack_id: str, phase: str) -> str:
+        return f"jobs/{stack_id}.{phase}.heartbeat"
+
+    def log_file(self, stack_id: str, phase: str) -> str:
+        return f"logs/{stack_id}.{phase}.log"
+
+    def save_record(self, producer: str, case: str, fmt: str) -> str:
+        return f"records/save/{producer}/{case}.{fmt}.json"
+
+    def load_record(self, producer: str, consumer: str, case: str, fmt: str) -> str:
+        return f"records/load/{consumer}/{producer}/{case}.{fmt}.json"
+
+    def artifact(self, producer: str, case: str, fmt: str) -> str:
+        return f"artifacts/{producer}/{case}/{ARTIFACT_NAMES[fmt]}"
+
+    def reference(self, producer: str, case: str, fmt: str) -> str:
+        return f"artifacts/{producer}/{case}/{fmt}.reference.json"
+
+    def read(self, relative: str) -> Record | None:
+        """A record of this schema, or None when it is missing, unreadable or of another schema."""
+        try:
+            record = json.loads((self.root / relative).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+            return None
+        return record
+
+    def write(self, relative: str, data: Record) -> None:
+        write_json_atomically(self.root / relative, data)
+
+
+def write_json_atomically(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)

@@ -1,0 +1,48 @@
+"""Sessions: matrix (default), tests, lint. Thin: the work lives in matrix/ and reports/.
+
+    nox -s matrix                         # default stacks, report in site/
+    nox -s matrix -- --stacks 'tf2.1[5-6]*'
+    nox -s tests                          # unit + end-to-end tests
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["matrix"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def install_group(session: nox.Session, group: str) -> None:
+    session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+@nox.session
+def matrix(session: nox.Session) -> None:
+    """Build the stacks, save and cross-load the reference models, render site/."""
+    install_group(session, "host")
+    session.run("python", "-m", "matrix", "run", *session.posargs)
+
+
+@nox.session(name="list")
+def list_stacks(session: nox.Session) -> None:
+    """Print the declared stacks (`-- --stacks PATTERN` to filter)."""
+    session.run("python", "-m", "matrix", "list", *session.posargs, external=True)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit tests and the real end-to-end test (`-- -m 'not e2e'` for the fast ones)."""
+    install_group(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff and strict mypy on the host code."""
+    install_group(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("mypy")

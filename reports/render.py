@@ -1,0 +1,72 @@
+"""The HTML report: one producer x consumer table per format and case, jinja2 with autoescape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from reports.results import VERDICTS
+
+TEMPLATES = Path(__file__).with_name("templates")
+LETTERS = {"ok": "✓", "remedy": "R", "mismatch": "≠", "error": "✗", "crashed": "C",
+           "timeout": "T", "blocked": "B", "unsupported": "–", "missing": "?"}
+MEANINGS = {
+    "ok": "loads the documented way; predictions equal",
+    "remedy": "loads only with the named remedy; predictions equal",
+    "mismatch": "loads, but predicts something else",
+    "error": "no load mode works",
+    "crashed": "the worker process died on this cell",
+    "timeout": "the cell ran past its time limit",
+    "blocked": "the producer failed to save this artifact",
+    "unsupported": "the producer cannot write this format",
+    "missing": "no record (the run was interrupted)",
+}
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render_site(results: dict[str, Any], frame: pd.DataFrame, site: Path) -> Path:
+    ready = [s["id"] for s in results["stacks"] if s["status"] == "ok"]
+    cells = {(c["producer"], c["consumer"], c["case"], c["format"]): c for c in results["cells"]}
+    html = environment().get_template("index.html.j2").render(
+        results=results, stacks=results["stacks"], ready=ready, cells=cells,
+        grids=grids(frame), counts=verdict_counts(frame), signatures=signature_counts(frame),
+        letters=LETTERS, meanings=MEANINGS, verdicts=VERDICTS, containers=containers(frame),
+    )
+    target = site / "index.html"
+    target.write_text(html)
+    return target
+
+
+def grids(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """(format, case) pairs in a stable order: one table each."""
+    if frame.empty:
+        return []
+    pairs = frame[["format", "case"]].drop_duplicates()
+    return [(f, c) for f, c in pairs.itertuples(index=False)]
+
+
+def verdict_counts(frame: pd.DataFrame) -> list[tuple[str, int]]:
+    counts = frame["verdict"].value_counts()
+    return [(v, int(counts[v])) for v in VERDICTS if v in counts]
+
+
+def signature_counts(frame: pd.DataFrame) -> list[tuple[str, int, str]]:
+    """(signature, cells, one raw message) for every signature, most frequent first."""
+    failed = frame.dropna(subset=["signature"])
+    failed = failed[failed["verdict"] != "blocked"]
+    grouped = failed.groupby("signature").agg(cells=("verdict", "size"), example=("error_message", "first"))
+    grouped = grouped.sort_values("cells", ascending=False)
+    return [(str(sig), int(row.cells), str(row.example)) for sig, row in grouped.iterrows()]
+
+
+def containers(frame: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    """What each producer really wrote for (producer, case, format)."""
+    saved = frame.dropna(subset=["container"]).drop_duplicates(["producer", "case", "format"])
+    return {(r.producer, r.case, r.format): str(r.container) for r in saved.itertuples(index=False)}

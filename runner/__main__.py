@@ -1,0 +1,8 @@
+"""Command line of the worker: ``python -m runner save|load JOBFILE``."""
+
+import sys
+
+from runner.worker import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

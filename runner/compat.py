@@ -1,0 +1,119 @@
+"""Everything that differs between TensorFlow/Keras versions, in one place.
+
+The reference models import Keras the way the seed document does, ``from tensorflow import
+keras``; which Keras that is (Keras 2 inside TensorFlow, tf-keras, or Keras 3) depends on the
+stack, and this module says which and what it can do.
+"""
+
+import os
+import platform
+import sys
+
+
+def import_keras():
+    """Import TensorFlow once and return ``tensorflow.keras`` as the stack resolves it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tensorflow import keras
+
+    return keras
+
+
+def version_tuple(text):
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def keras_package(keras):
+    """The top-level package that really implements ``tensorflow.keras`` here.
+
+    ``keras`` (Keras 2 from TF 2.6 on, and Keras 3), ``tf_keras`` (TF_USE_LEGACY_KERAS=1) or
+    ``tensorflow`` (Keras bundled inside TensorFlow before 2.6). ``tensorflow.keras`` is a lazy
+    alias in many versions, so ask a real class where it lives.
+    """
+    return keras.layers.Layer.__module__.split(".")[0]
+
+
+def keras_version(keras):
+    import importlib
+
+    package = importlib.import_module(keras_package(keras))
+    version = getattr(package, "__version__", None)
+    if keras_package(keras) == "tensorflow" or version is None:
+        version = getattr(keras, "__version__", None) or version
+    return version or "unknown"
+
+
+def keras_flavor(keras):
+    """``keras3``, ``tf_keras`` (the legacy package) or ``keras2`` (Keras 2 of TF itself)."""
+    if keras_package(keras) == "tf_keras":
+        return "tf_keras"
+    if version_tuple(keras_version(keras)) >= (3,):
+        return "keras3"
+    return "keras2"
+
+
+def runtime_versions():
+    """The versions actually imported, for every record."""
+    import numpy
+    import tensorflow as tf
+
+    keras = import_keras()
+    versions = {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras_version(keras),
+        "keras_flavor": keras_flavor(keras),
+        "numpy": numpy.__version__,
+        "h5py": None,
+        "platform": sys.platform,
+    }
+    try:
+        import h5py
+
+        versions["h5py"] = h5py.__version__
+    except ImportError:
+        pass
+    return versions
+
+
+def unsupported_reason(keras, fmt):
+    """Why this Keras cannot write ``fmt`` at all, or None when it has an API for it."""
+    flavor = keras_flavor(keras)
+    if fmt == "savedmodel" and flavor == "keras3" and not hasattr(keras.Model, "export"):
+        return "this Keras 3 has neither model.save(dir) nor model.export(dir)"
+    if fmt == "keras" and version_tuple(keras_version(keras)) < (2, 0):
+        return "Keras before 2.0 has no .keras file name handling"
+    return None
+
+
+def save_call(keras, fmt):
+    """The public call this stack documents for ``fmt``, as a name for the record."""
+    if fmt == "savedmodel":
+        return "model.export(dir)" if keras_flavor(keras) == "keras3" else "model.save(dir)"
+    return "model.save(path)"
+
+
+def save(keras, model, fmt, path):
+    if fmt == "savedmodel" and keras_flavor(keras) == "keras3":
+        model.export(path)
+    else:
+        model.save(path)
+
+
+def seed_everything(seed):
+    """Same weights for every format saved by one stack, so their artifacts are comparable."""
+    import random
+
+    import numpy
+    import tensorflow as tf
+
+    random.seed(seed)
+    numpy.random.seed(seed)
+    tf.random.set_seed(seed)
+
+
+def clear_session(keras):
+    keras.backend.clear_session()

@@ -1,0 +1,130 @@
+"""The worker loop: import TensorFlow once, run every cell of one job, one record per cell."""
+
+import os
+import shutil
+import sys
+import time
+
+from runner import SCHEMA
+from runner.records import describe_error, read_json, verdict_of, write_json
+
+SEED = 0
+INPUT_ROWS = 4
+
+
+def main(argv):
+    if len(argv) != 2 or argv[0] not in ("save", "load"):
+        sys.stderr.write("usage: python -m runner save|load JOBFILE\n")
+        return 2
+    phase, job_path = argv
+    job = read_json(job_path)
+    if job.get("schema") != SCHEMA or job.get("phase") != phase:
+        sys.stderr.write("job {} is not a schema {} {} job\n".format(job_path, SCHEMA, phase))
+        return 2
+    run_job(phase, job)
+    return 0
+
+
+def run_job(phase, job):
+    from runner.compat import import_keras, runtime_versions
+
+    keras = import_keras()
+    runtime = runtime_versions()
+    run_cell = save_cell if phase == "save" else load_cell
+    for index, cell in enumerate(job["cells"]):
+        # Tells the host which cell is running: the one to blame if this process dies.
+        write_json(job["heartbeat"], {"cell": index})
+        started = time.time()
+        record = {"schema": SCHEMA, "kind": phase, "stack": job["stack"], "runtime": runtime}
+        record.update(cell)
+        try:
+            record.update(run_cell(keras, cell))
+        except Exception as exc:  # the worker's own bug still costs one cell only
+            record.update(status="error", verdict="error", error=describe_error(exc))
+        record["seconds"] = round(time.time() - started, 4)
+        write_json(cell["record"], record)
+        outcome = record.get("verdict", record.get("status"))
+        sys.stdout.write("{} {} {} {}\n".format(phase, cell["case"], cell["format"], outcome))
+        sys.stdout.flush()
+
+
+def fixed_input(shape):
+    """The same input in every stack: a deterministic grid of values in [-1, 1)."""
+    import numpy
+
+    width = 1
+    for dim in shape:
+        width *= dim
+    values = [((i * 37) % 101) / 50.0 - 1.0 for i in range(INPUT_ROWS * width)]
+    return numpy.asarray(values, dtype="float32").reshape((INPUT_ROWS,) + tuple(shape))
+
+
+def save_cell(keras, cell):
+    from runner import compat
+    from runner.cases import load_case
+    from runner.formats import container_of, sha256_of, size_of
+
+    reason = compat.unsupported_reason(keras, cell["format"])
+    if reason:
+        return {"status": "unsupported", "reason": reason}
+    try:
+        case = load_case(cell["case"])
+        compat.seed_everything(SEED)
+        model = case.build()
+        inputs = fixed_input(case.INPUT_SHAPE)
+        outputs = model.predict(inputs, verbose=0)
+        save_atomically(keras, model, cell["format"], cell["artifact"])
+    except Exception as exc:
+        return {"status": "error", "error": describe_error(exc)}
+    finally:
+        compat.clear_session(keras)
+    write_json(cell["reference"], {"input": inputs.tolist(), "output": outputs.tolist()})
+    return {
+        "status": "saved",
+        "save_call": compat.save_call(keras, cell["format"]),
+        "container": container_of(cell["artifact"]),
+        "bytes": size_of(cell["artifact"]),
+        "sha256": sha256_of(cell["artifact"]),
+        "reference_sha256": sha256_of(cell["reference"]),
+    }
+
+
+def save_atomically(keras, model, fmt, artifact):
+    """Save into a staging folder, then move into place: no half-written artifact is visible."""
+    from runner.compat import save
+
+    staging = "{}.staging-{}".format(artifact, os.getpid())
+    remove(staging)
+    os.makedirs(staging)
+    staged = os.path.join(staging, os.path.basename(artifact))
+    save(keras, model, fmt, staged)
+    remove(artifact)
+    os.replace(staged, artifact)
+    remove(staging)
+
+
+def remove(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+
+
+def load_cell(keras, cell):
+    import numpy
+
+    from runner.cases import load_case
+    from runner.ladder import run_ladder
+
+    reference = read_json(cell["reference"])
+    inputs = numpy.asarray(reference["input"], dtype="float32")
+    case = load_case(cell["case"])
+    attempts = run_ladder(keras, case, cell["artifact"], inputs, reference["output"])
+    verdict, remedy = verdict_of(attempts)
+    loaded = [a["max_abs_diff"] for a in attempts if a["outcome"] != "error"]
+    return {
+        "verdict": verdict,
+        "remedy": remedy,
+        "max_abs_diff": loaded[0] if loaded else None,
+        "attempts": attempts,
+    }
