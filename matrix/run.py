@@ -63,8 +63,9 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     run_phase("load", ready, envs, [load_job_cell(c, workspace) for c in loads], options)
     cells = assemble_cells(ready, code, workspace)
     seconds = round(time.monotonic() - started, 1)
-    write_run_file(stacks, envs, cells, workspace, seconds)
-    return RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds)
+    summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds)
+    write_run_file(stacks, envs, cells, workspace, summary)
+    return summary
 
 
 def no_records(_relative: str) -> None:
@@ -165,11 +166,12 @@ def first_error(attempts: list[Record]) -> Record | None:
 
 
 def write_run_file(stacks: list[Stack], envs: dict[str, Environment], cells: list[Record],
-                   workspace: Workspace, seconds: float) -> None:
+                   workspace: Workspace, summary: RunSummary) -> None:
     workspace.write(str(workspace.run_file.relative_to(workspace.root)), {
         "schema": SCHEMA,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seconds": seconds,
+        "seconds": summary.seconds,
+        "computed": {"saves": summary.saves_run, "loads": summary.loads_run},
         "host": {"python": platform.python_version(), "platform": platform.platform(), "argv": sys.argv[1:]},
         "stacks": [stack_entry(s, envs[s.id], workspace) for s in stacks],
         "cells": cells,

@@ -12,9 +12,9 @@ MASKS = (
     (re.compile(r"\{[^{}]*\}"), "{...}"),                       # config dicts, innermost first
     (re.compile(r"\{[^{}]*\}"), "{...}"),
     (re.compile(r"0x[0-9a-fA-F]+"), "0x?"),                    # memory addresses
-    (re.compile(r"(?:[A-Za-z]:)?(?:[\w.\-]*/)+[\w.\-]+/?"), "<path>"),  # paths with a slash
+    (re.compile(r"(?:[\w.\-]*/)+[\w\-]+(?:\.[\w\-]+)*/?"), "<path>"),  # paths with a slash
     (re.compile(r"\b([a-z][a-z_]*?)_\d+\b"), r"\1_N"),          # dense_3 -> dense_N
-    (re.compile(r"\d+(?:\.\d+)?"), "N"),                        # other numbers
+    (re.compile(r"\b\d+(?:\.\d+)?\b"), "N"),                    # other numbers
     (re.compile(r"\s+"), " "),
 )
 MESSAGE_CHARS = 160

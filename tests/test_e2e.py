@@ -1,0 +1,89 @@
+"""End to end on two real stacks, one each side of the Keras 2 -> 3 boundary.
+
+Builds two uv environments with real TensorFlow, saves the seed models, cross-loads them,
+and checks verdicts measured on these stacks, then that the cache computes only what changed.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+KERAS2 = "tf2.15-py3.11"
+KERAS3 = "keras3.15-tf2.21-py3.11"
+CASES = ("custom_layer", "custom_loss", "module_layer")
+
+
+def run_matrix(workspace: Path, *stacks: str) -> dict[str, Any]:
+    command = [sys.executable, "-m", "matrix", "run", "--workspace", str(workspace),
+               "--site", str(workspace / "site"), "--stacks", *stacks]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = json.loads((workspace / "run.json").read_text())
+    results = json.loads((workspace / "site" / "results.json").read_text())
+    return {"computed": run["computed"], "results": results}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """One stack, then both (one stack added), then both again (nothing changed)."""
+    workspace = tmp_path_factory.mktemp("workspace")
+    return [run_matrix(workspace, KERAS2), run_matrix(workspace, KERAS2, KERAS3),
+            run_matrix(workspace, KERAS2, KERAS3)]
+
+
+def cells(runs: list[dict[str, Any]], producer: str, consumer: str, fmt: str) -> dict[str, dict[str, Any]]:
+    return {c["case"]: c for c in runs[-1]["results"]["cells"]
+            if (c["producer"], c["consumer"], c["format"]) == (producer, consumer, fmt)}
+
+
+def test_cache_computes_only_the_new_row_and_column(runs: list[dict[str, Any]]) -> None:
+    assert runs[0]["computed"] == {"saves": 9, "loads": 9}
+    assert runs[1]["computed"] == {"saves": 9, "loads": 27}  # 9 x (new row + new column) - overlap
+    assert runs[2]["computed"] == {"saves": 0, "loads": 0}
+    assert len(runs[2]["results"]["cells"]) == 2 * 2 * 9
+
+
+def test_stacks_report_what_they_really_imported(runs: list[dict[str, Any]]) -> None:
+    stacks = {s["id"]: s for s in runs[-1]["results"]["stacks"]}
+    assert stacks[KERAS2]["tensorflow"] == "2.15.1" and stacks[KERAS2]["keras_flavor"] == "keras2"
+    assert stacks[KERAS3]["keras"] == "3.15.1" and stacks[KERAS3]["keras_flavor"] == "keras3"
+
+
+def test_every_format_round_trips_in_keras_2(runs: list[dict[str, Any]]) -> None:
+    for fmt in ("h5", "keras", "savedmodel"):
+        assert {c["verdict"] for c in cells(runs, KERAS2, KERAS2, fmt).values()} == {"ok"}
+    assert cells(runs, KERAS2, KERAS2, "keras")["custom_loss"]["container"] == "zip"
+
+
+def test_keras_2_cannot_read_anything_keras_3_saved(runs: list[dict[str, Any]]) -> None:
+    for fmt in ("h5", "keras"):
+        for cell in cells(runs, KERAS3, KERAS2, fmt).values():
+            assert cell["verdict"] == "error"
+            assert "Unrecognized keyword arguments: ['batch_shape'" in cell["error"]["message"]
+    for cell in cells(runs, KERAS3, KERAS2, "savedmodel").values():
+        assert cell["verdict"] == "error"
+        assert cell["signature"] == "AttributeError: '_UserObject' object has no attribute 'predict'"
+
+
+def test_keras_3_reads_keras_2_h5_but_not_its_savedmodel(runs: list[dict[str, Any]]) -> None:
+    h5 = cells(runs, KERAS2, KERAS3, "h5")
+    assert h5["custom_loss"]["verdict"] == "ok"
+    assert h5["custom_layer"]["verdict"] == "remedy" and h5["custom_layer"]["remedy"] == "compile=False"
+    assert h5["custom_layer"]["max_abs_diff"] <= 1e-5
+    for cell in cells(runs, KERAS2, KERAS3, "savedmodel").values():
+        assert cell["verdict"] == "error" and "File format not supported" in cell["error"]["message"]
+
+
+def test_keras_3_loads_its_own_keras_files_but_not_its_export(runs: list[dict[str, Any]]) -> None:
+    assert {c["verdict"] for c in cells(runs, KERAS3, KERAS3, "keras").values()} == {"ok"}
+    for cell in cells(runs, KERAS3, KERAS3, "savedmodel").values():
+        assert cell["verdict"] == "error" and "File format not supported" in cell["error"]["message"]
+
+

@@ -1,0 +1,83 @@
+"""The host's handling of workers that die or hang, driven through real subprocesses.
+
+A stand-in interpreter plays the worker's protocol (job file in, heartbeat, one record per
+cell) and misbehaves on the cells named for it.
+"""
+
+import json
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from matrix.launch import Limits, run_cells
+from matrix.stacks import Stack
+from matrix.store import Workspace
+
+FAKE_WORKER = """#!{python}
+import json, os, signal, sys, time
+job_path = sys.argv[-1]
+job = json.load(open(job_path))
+if os.environ.get("FAKE_NO_START"):
+    sys.exit("ImportError: no TensorFlow here")
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(data, f)
+    os.replace(path + ".tmp", path)
+for index, cell in enumerate(job["cells"]):
+    write(job["heartbeat"], {{"cell": index}})
+    if cell["case"] == "segfault":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if cell["case"] == "hang":
+        time.sleep(60)
+    if cell["case"] == "exit":
+        sys.exit(3)
+    write(cell["record"], dict(cell, schema=1, kind="load", verdict="ok"))
+"""
+
+STACK = Stack(id="fake", python="3.11", requirements=("nothing",))
+LIMITS = Limits(cell_timeout_s=2, startup_timeout_s=2)
+
+
+@pytest.fixture
+def fake_python(tmp_path: Path) -> Path:
+    path = tmp_path / "fake-python"
+    path.write_text(FAKE_WORKER.format(python=sys.executable))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
+
+
+def cells(*cases: str) -> list[dict]:
+    return [{"case": case, "format": "h5", "fingerprint": f"fp-{i}", "record": f"records/{i}-{case}.json"}
+            for i, case in enumerate(cases)]
+
+
+def verdicts(workspace: Workspace, planned: list[dict]) -> list[str]:
+    return [json.loads((workspace.root / c["record"]).read_text())["verdict"] for c in planned]
+
+
+def test_each_fault_costs_exactly_its_cell(tmp_path: Path, fake_python: Path) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    planned = cells("a", "segfault", "b", "hang", "c", "exit", "d")
+    processes = run_cells(STACK, fake_python, "load", planned, workspace, LIMITS)
+    assert verdicts(workspace, planned) == ["ok", "crashed", "ok", "timeout", "ok", "crashed", "ok"]
+    assert processes == 4
+    segfault = json.loads((workspace.root / planned[1]["record"]).read_text())
+    assert segfault["error"]["message"] == "worker killed by signal SIGSEGV"
+    assert segfault["returncode"] == -11 and segfault["attempts"] == []
+    exited = json.loads((workspace.root / planned[5]["record"]).read_text())
+    assert exited["error"]["message"] == "worker exited with code 3"
+
+
+def test_a_worker_that_cannot_start_fails_every_cell_once(tmp_path: Path, fake_python: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_NO_START", "1")
+    workspace = Workspace(tmp_path / "ws")
+    planned = cells("a", "b", "c")
+    assert run_cells(STACK, fake_python, "save", planned, workspace, LIMITS) == 1
+    records = [json.loads((workspace.root / c["record"]).read_text()) for c in planned]
+    assert [r["status"] for r in records] == ["crashed"] * 3
+    assert "before its first cell" in records[0]["error"]["message"]
+    assert "no TensorFlow here" in records[0]["error"]["traceback"]

@@ -1,0 +1,88 @@
+"""The planner's arithmetic: what a run computes, given what the store already holds."""
+
+from pathlib import Path
+
+from matrix.plan import FORMATS, CodeDigest, digest_runner, plan_loads, plan_saves, save_fingerprint
+from matrix.stacks import Stack
+from matrix.store import Workspace
+
+WS = Workspace(Path("/nowhere"))
+CODE = CodeDigest(core="core1", cases={"custom_layer": "a", "custom_loss": "b", "module_layer": "c"})
+CELLS_PER_ARTIFACT_SET = len(CODE.cases) * len(FORMATS)  # 9
+
+
+def stack(n: int, pin: str = "1") -> Stack:
+    return Stack(id=f"s{n}", python="3.11", requirements=(f"tensorflow-cpu==2.{n}.{pin}",))
+
+
+class FakeStore:
+    """Records by relative path, as the workspace would hold them after a run."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict] = {}
+
+    def fingerprint_at(self, path: str) -> str | None:
+        return self.records.get(path, {}).get("fingerprint")
+
+    def read(self, path: str) -> dict | None:
+        return self.records.get(path)
+
+    def run(self, stacks: list[Stack], code: CodeDigest = CODE) -> tuple[int, int]:
+        """Plan, then 'run' everything planned; return (saves, loads) computed."""
+        saves = plan_saves(stacks, code, WS, self.fingerprint_at)
+        for cell in saves:
+            self.records[WS.save_record(cell.producer, cell.case, cell.format)] = {
+                "fingerprint": cell.fingerprint, "status": "saved", "case": cell.case,
+                "sha256": f"sha-{cell.fingerprint}", "reference_sha256": "ref"}
+        loads = plan_loads(stacks, stacks, code, WS, self.fingerprint_at, self.read)
+        for cell in loads:
+            self.records[WS.load_record(cell.producer, cell.consumer, cell.case, cell.format)] = {
+                "fingerprint": cell.fingerprint}
+        return len(saves), len(loads)
+
+
+def test_first_run_computes_every_cell_and_second_nothing() -> None:
+    store, stacks = FakeStore(), [stack(1), stack(2), stack(3)]
+    assert store.run(stacks) == (3 * 9, 3 * 3 * 9)
+    assert store.run(stacks) == (0, 0)
+
+
+def test_adding_a_stack_computes_only_its_row_and_column() -> None:
+    store, stacks = FakeStore(), [stack(1), stack(2), stack(3)]
+    store.run(stacks)
+    # new row: 4 consumers load its 9 artifacts; new column: it loads the 3 others' 9 each.
+    assert store.run([*stacks, stack(4)]) == (9, (4 + 3) * 9)
+
+
+def test_changing_a_stacks_pins_recomputes_its_row_and_column() -> None:
+    store = FakeStore()
+    store.run([stack(1), stack(2)])
+    assert store.run([stack(1), stack(2, pin="2")]) == (9, 3 * 9)
+
+
+def test_editing_one_case_recomputes_only_that_case() -> None:
+    store, stacks = FakeStore(), [stack(1), stack(2)]
+    store.run(stacks)
+    edited = CodeDigest(core="core1", cases={**CODE.cases, "custom_loss": "b2"})
+    assert store.run(stacks, edited) == (2 * len(FORMATS), 2 * 2 * len(FORMATS))
+
+
+def test_editing_runner_core_recomputes_everything() -> None:
+    store, stacks = FakeStore(), [stack(1), stack(2)]
+    store.run(stacks)
+    assert store.run(stacks, CodeDigest(core="core2", cases=CODE.cases)) == (2 * 9, 2 * 2 * 9)
+
+
+def test_failed_saves_plan_no_loads() -> None:
+    store, stacks = FakeStore(), [stack(1)]
+    for case in CODE.cases:
+        for fmt in FORMATS:
+            store.records[WS.save_record("s1", case, fmt)] = {
+                "fingerprint": save_fingerprint(stacks[0], case, fmt, CODE), "status": "error"}
+    assert store.run(stacks) == (0, 0)
+
+
+def test_real_runner_digest_has_the_seed_cases() -> None:
+    code = digest_runner()
+    assert {"custom_layer", "custom_loss", "module_layer"} <= set(code.cases)
+    assert len(code.core) == 64

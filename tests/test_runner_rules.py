@@ -1,0 +1,56 @@
+"""The worker's rules: Python 3.7 syntax, stdlib at module level, never host code."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+RUNNER = Path(__file__).resolve().parent.parent / "runner"
+SOURCES = sorted(RUNNER.rglob("*.py"))
+CORE = [p for p in SOURCES if "cases" not in p.relative_to(RUNNER).parts]
+HOST_PACKAGES = {"matrix", "reports", "nox"}
+THIRD_PARTY = {"tensorflow", "keras", "tf_keras", "numpy", "h5py"}
+
+
+def top_level_imports(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def all_imports(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_runner_sources_found() -> None:
+    assert len(CORE) >= 6 and len(SOURCES) > len(CORE)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(RUNNER)))
+def test_parses_as_python_3_7(path: Path) -> None:
+    ast.parse(path.read_text(), filename=str(path), feature_version=(3, 7))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(RUNNER)))
+def test_never_imports_host_code(path: Path) -> None:
+    assert not all_imports(ast.parse(path.read_text())) & HOST_PACKAGES
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(RUNNER)))
+def test_core_imports_tensorflow_only_inside_functions(path: Path) -> None:
+    assert not top_level_imports(ast.parse(path.read_text())) & THIRD_PARTY
+
+
+def test_syntax_gate_rejects_newer_syntax() -> None:
+    with pytest.raises(SyntaxError):
+        ast.parse("if (n := 3): pass", feature_version=(3, 7))

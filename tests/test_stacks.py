@@ -1,0 +1,85 @@
+"""The stacks declaration: the shipped one loads, broken ones say what to fix, selection."""
+
+from pathlib import Path
+
+import pytest
+
+from matrix.errors import SelectionError, StackDeclarationError
+from matrix.stacks import load_stacks, select_stacks
+
+GOOD = """
+[[stack]]
+id = "tf2.15-py3.11"
+python = "3.11"
+requirements = ["tensorflow-cpu==2.15.1"]
+tags = ["keras2"]
+
+[[stack]]
+id = "tf2.16-tfkeras-py3.11"
+python = "3.11"
+requirements = ["tensorflow-cpu==2.16.2", "tf-keras==2.16.0"]
+env = { TF_USE_LEGACY_KERAS = "1" }
+
+[[stack]]
+id = "tf-nightly-py3.12"
+python = "3.12"
+requirements = ["tf-nightly-cpu"]
+default = false
+"""
+
+
+def declare(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "stacks.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_declaration_spans_the_keras_boundary() -> None:
+    stacks = load_stacks()
+    ids = [s.id for s in stacks]
+    assert "tf2.9-py3.8" in ids and any(s.env.get("TF_USE_LEGACY_KERAS") == "1" for s in stacks)
+    assert {s.python for s in stacks} >= {"3.8", "3.11"}
+    assert any(r.startswith("keras==3") for s in stacks for r in s.requirements)
+
+
+def test_fields_are_loaded(tmp_path: Path) -> None:
+    legacy = load_stacks(declare(tmp_path, GOOD))[1]
+    assert legacy.env == {"TF_USE_LEGACY_KERAS": "1"}
+    assert legacy.requirements == ("tensorflow-cpu==2.16.2", "tf-keras==2.16.0")
+
+
+@pytest.mark.parametrize(
+    ("broken", "complaint"),
+    [
+        (GOOD.replace('python = "3.12"', 'python = "3.12.1"'), "'tf-nightly-py3.12': python"),
+        (GOOD.replace('requirements = ["tf-nightly-cpu"]', ""), "'tf-nightly-py3.12': field 'requirements'"),
+        (GOOD.replace('tags = ["keras2"]', 'tag = ["keras2"]'), "unknown field(s) ['tag']"),
+        (GOOD.replace("tf-nightly-py3.12", "tf2.15-py3.11"), "declared twice"),
+        ("[[stack]\nid=", "cannot read"),
+        ("", "found none"),
+    ],
+)
+def test_broken_declarations_name_the_stack_and_field(tmp_path: Path, broken: str, complaint: str) -> None:
+    with pytest.raises(StackDeclarationError, match=None) as raised:
+        load_stacks(declare(tmp_path, broken))
+    assert complaint in str(raised.value)
+
+
+def test_selection_by_pattern_and_default(tmp_path: Path) -> None:
+    stacks = load_stacks(declare(tmp_path, GOOD))
+    assert [s.id for s in select_stacks(stacks, [])[0]] == ["tf2.15-py3.11", "tf2.16-tfkeras-py3.11"]
+    chosen, unmatched = select_stacks(stacks, ["tf2.1[5-6]*", "tf9*"])
+    assert [s.id for s in chosen] == ["tf2.15-py3.11", "tf2.16-tfkeras-py3.11"] and unmatched == ["tf9*"]
+    assert [s.id for s in select_stacks(stacks, ["tf-nightly*"])[0]] == ["tf-nightly-py3.12"]
+
+
+def test_selecting_nothing_is_an_error_listing_known_stacks(tmp_path: Path) -> None:
+    with pytest.raises(SelectionError, match="known stacks: tf2.15-py3.11"):
+        select_stacks(load_stacks(declare(tmp_path, GOOD)), ["tf9*"])
+
+
+def test_fingerprint_follows_pins_not_tags(tmp_path: Path) -> None:
+    a, b, _ = load_stacks(declare(tmp_path, GOOD))
+    retagged = load_stacks(declare(tmp_path, GOOD.replace('tags = ["keras2"]', 'tags = ["quick"]')))[0]
+    repinned = load_stacks(declare(tmp_path, GOOD.replace("2.15.1", "2.15.0")))[0]
+    assert a.fingerprint() == retagged.fingerprint() != repinned.fingerprint() != b.fingerprint()

@@ -1,0 +1,52 @@
+"""The verdict rule and the prediction comparison, on hand-made attempts."""
+
+import math
+
+import pytest
+
+from runner.ladder import ATOL, compare
+from runner.records import describe_error, verdict_of
+
+
+def attempt(mode: str, outcome: str) -> dict:
+    return {"mode": mode, "outcome": outcome}
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "expected"),
+    [
+        (["ok"], ("ok", None)),
+        (["mismatch"], ("mismatch", None)),
+        (["error", "ok"], ("remedy", "compile=False")),
+        (["error", "mismatch"], ("mismatch", "compile=False")),
+        (["error", "error"], ("error", None)),
+        ([], ("error", None)),
+    ],
+)
+def test_first_attempt_that_loads_decides(outcomes: list, expected: tuple) -> None:
+    modes = ["documented", "compile=False"]
+    assert verdict_of([attempt(m, o) for m, o in zip(modes, outcomes)]) == expected
+
+
+def test_compare_within_tolerance() -> None:
+    assert compare([[1.0, 2.0]], [[1.0, 2.0 + ATOL / 2]]) == (pytest.approx(ATOL / 2), "ok")
+
+
+def test_compare_beyond_tolerance() -> None:
+    diff, outcome = compare([[1.0]], [[1.1]])
+    assert outcome == "mismatch" and math.isclose(diff, 0.1, rel_tol=1e-9)
+
+
+def test_compare_shape_and_nan_are_mismatches() -> None:
+    assert compare([[1.0, 2.0]], [[1.0]]) == (None, "mismatch")
+    assert compare([[float("nan")]], [[1.0]]) == (None, "mismatch")
+
+
+def test_describe_error_keeps_type_message_and_traceback() -> None:
+    try:
+        raise ValueError("File format not supported: filepath=x")
+    except ValueError as exc:
+        described = describe_error(exc)
+    assert described["type"] == "ValueError"
+    assert described["message"] == "File format not supported: filepath=x"
+    assert "raise ValueError" in described["traceback"]
