@@ -20,7 +20,8 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="save and cross-load the reference models, then render the report")
     add_selection(run)
-    run.add_argument("--workspace", type=Path, default=Path(".matrix"), help="environments, artifacts, records (default .matrix)")
+    run.add_argument("--workspace", type=Path, default=Path(".matrix"),
+                     help="environments, artifacts, records (default .matrix)")
     run.add_argument("--site", type=Path, default=Path("site"), help="where the report goes (default site)")
     run.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers at once (default: cores)")
     run.add_argument("--force", action="store_true", help="recompute every cell, fresh or not")

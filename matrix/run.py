@@ -13,8 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from matrix.envs import Environment, ensure_env
@@ -153,8 +152,8 @@ def cell_of(producer: str, consumer: str, case: str, fmt: str, saved: Record, wo
     else:
         verdict = "unsupported" if status == "unsupported" else "blocked"
         reason = saved.get("reason") or (saved.get("error") or {}).get("message", "no save record")
-        cell.update(verdict=verdict, remedy=None, max_abs_diff=None, attempts=[], seconds=None,
-                    error={"type": f"Save{verdict.capitalize()}", "message": f"the producer could not save this: {reason}"})
+        error = {"type": f"Save{verdict.capitalize()}", "message": f"the producer could not save this: {reason}"}
+        cell.update(verdict=verdict, remedy=None, max_abs_diff=None, attempts=[], seconds=None, error=error)
     return cell
 
 
@@ -169,7 +168,7 @@ def write_run_file(stacks: list[Stack], envs: dict[str, Environment], cells: lis
                    workspace: Workspace, summary: RunSummary) -> None:
     workspace.write(str(workspace.run_file.relative_to(workspace.root)), {
         "schema": SCHEMA,
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": summary.seconds,
         "computed": {"saves": summary.saves_run, "loads": summary.loads_run},
         "host": {"python": platform.python_version(), "platform": platform.platform(), "argv": sys.argv[1:]},

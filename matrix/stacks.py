@@ -77,7 +77,8 @@ def parse_stack(entry: object, index: int, path: Path) -> Stack:
     default = entry.get("default", True)
     if not isinstance(default, bool):
         raise StackDeclarationError(f"{where}: default must be true or false")
-    return Stack(id=stack_id, python=python, requirements=tuple(requirements), env=dict(env), tags=tuple(tags), default=default)
+    return Stack(id=stack_id, python=python, requirements=tuple(requirements), env=dict(env),
+                 tags=tuple(tags), default=default)
 
 
 def require(entry: dict[str, object], name: str, kind: type[T], where: str) -> T:

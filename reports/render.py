@@ -69,4 +69,4 @@ def signature_counts(frame: pd.DataFrame) -> list[tuple[str, int, str]]:
 def containers(frame: pd.DataFrame) -> dict[tuple[str, str, str], str]:
     """What each producer really wrote for (producer, case, format)."""
     saved = frame.dropna(subset=["container"]).drop_duplicates(["producer", "case", "format"])
-    return {(r.producer, r.case, r.format): str(r.container) for r in saved.itertuples(index=False)}
+    return {(str(r.producer), str(r.case), str(r.format)): str(r.container) for r in saved.itertuples(index=False)}

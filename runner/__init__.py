@@ -15,7 +15,8 @@ A job file is JSON::
 For each cell, in order, the worker writes exactly one JSON record to ``cell["record"]``,
 atomically (a temporary file, then ``os.replace``). A cell's own failure becomes fields of its
 record; no exception escapes a cell. Before each cell the worker writes ``{"cell": INDEX}`` to
-the heartbeat file, so when the worker dies or hangs the host knows which cell to blame. stdout and stderr are logs only.
+the heartbeat file, so when the worker dies or hangs the host knows which cell to blame.
+stdout and stderr are logs only.
 
 This package must run on Python 3.7 with nothing but TensorFlow installed: stdlib only at
 module level, TensorFlow and NumPy imported inside functions.

@@ -56,7 +56,7 @@ def fixed_input(shape):
     for dim in shape:
         width *= dim
     values = [((i * 37) % 101) / 50.0 - 1.0 for i in range(INPUT_ROWS * width)]
-    return numpy.asarray(values, dtype="float32").reshape((INPUT_ROWS,) + tuple(shape))
+    return numpy.asarray(values, dtype="float32").reshape((INPUT_ROWS, *tuple(shape)))
 
 
 def save_cell(keras, cell):

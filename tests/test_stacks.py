@@ -74,7 +74,7 @@ def test_selection_by_pattern_and_default(tmp_path: Path) -> None:
 
 
 def test_selecting_nothing_is_an_error_listing_known_stacks(tmp_path: Path) -> None:
-    with pytest.raises(SelectionError, match="known stacks: tf2.15-py3.11"):
+    with pytest.raises(SelectionError, match=r"known stacks: tf2\.15-py3\.11"):
         select_stacks(load_stacks(declare(tmp_path, GOOD)), ["tf9*"])
 
 

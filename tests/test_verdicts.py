@@ -25,7 +25,7 @@ def attempt(mode: str, outcome: str) -> dict:
 )
 def test_first_attempt_that_loads_decides(outcomes: list, expected: tuple) -> None:
     modes = ["documented", "compile=False"]
-    assert verdict_of([attempt(m, o) for m, o in zip(modes, outcomes)]) == expected
+    assert verdict_of([attempt(m, o) for m, o in zip(modes[: len(outcomes)], outcomes, strict=True)]) == expected
 
 
 def test_compare_within_tolerance() -> None:

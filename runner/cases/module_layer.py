@@ -5,9 +5,8 @@ says saving and loading "remain the same" as example 1, with the module importab
 model gets its shape from the first prediction, which the worker makes before saving.
 """
 
-from tensorflow import keras
-
 import my_module
+from tensorflow import keras
 
 TAGS = ("seed",)
 INPUT_SHAPE = (10,)
