@@ -11,7 +11,7 @@ from pathlib import Path
 from matrix.errors import MatrixError
 from matrix.launch import Limits
 from matrix.run import RunOptions, log, run_matrix
-from matrix.stacks import load_stacks, select_stacks
+from matrix.stacks import DECLARATION, load_stacks, select_stacks
 from matrix.store import Workspace
 
 
@@ -35,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
 def add_selection(command: argparse.ArgumentParser) -> None:
     command.add_argument("--stacks", nargs="+", default=[], metavar="PATTERN",
                          help="fnmatch patterns on stack ids (default: the default set)")
+    command.add_argument("--stacks-file", type=Path, default=DECLARATION,
+                         help="the stacks declaration (default matrix/stacks.toml)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def list_command(args: argparse.Namespace) -> int:
-    stacks, _ = select_stacks(load_stacks(), args.stacks)
+    stacks, _ = select_stacks(load_stacks(args.stacks_file), args.stacks)
     for stack in stacks:
         env = " ".join(f"{k}={v}" for k, v in stack.env.items())
         print(f"{stack.id:28} python {stack.python:5} {' '.join(stack.requirements)} {env}".rstrip())
@@ -55,7 +57,7 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    stacks, unmatched = select_stacks(load_stacks(), args.stacks)
+    stacks, unmatched = select_stacks(load_stacks(args.stacks_file), args.stacks)
     for pattern in unmatched:
         log(f"warning: no stack matches {pattern!r}; `python -m matrix list` shows the known ones")
     workspace = Workspace(args.workspace.resolve())
@@ -63,7 +65,11 @@ def run_command(args: argparse.Namespace) -> int:
     summary = run_matrix(stacks, options)
     log(f"done in {summary.seconds:.1f} s: {summary.ready}/{summary.stacks} stacks, "
         f"{summary.saves_run} saves and {summary.loads_run} loads computed, {summary.cells} cells")
-    if args.no_report:
-        return 0
-    report = [sys.executable, "-m", "reports", str(workspace.run_file), str(args.site.resolve())]
-    return subprocess.run(report, cwd=Path(__file__).resolve().parent.parent).returncode
+    if summary.ready < summary.stacks:
+        log(f"warning: {summary.stacks - summary.ready} stack(s) did not run; the report shows why")
+    if not args.no_report:
+        report = [sys.executable, "-m", "reports", str(workspace.run_file), str(args.site.resolve())]
+        code = subprocess.run(report, cwd=Path(__file__).resolve().parent.parent).returncode
+        if code:
+            return code
+    return 0 if summary.ready else 1

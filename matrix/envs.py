@@ -68,7 +68,8 @@ def build_env(stack: Stack, interpreter: Path, location: Path) -> str:
             return f"`{' '.join(command[:3])}` ran past {INSTALL_TIMEOUT_S} s"
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-TAIL_LINES:])
-            return f"`uv {command[1]}` failed (exit {result.returncode}); check the pins in matrix/stacks.toml:\n{tail}"
+            return (f"`uv {command[1]}` failed (exit {result.returncode}); check this stack's requirements "
+                    f"in the stacks declaration:\n{tail}")
     write_fingerprint(location, stack)
     return ""
 

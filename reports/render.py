@@ -48,7 +48,7 @@ def grids(frame: pd.DataFrame) -> list[tuple[str, str]]:
     """(format, case) pairs in a stable order: one table each."""
     if frame.empty:
         return []
-    pairs = frame[["format", "case"]].drop_duplicates()
+    pairs = frame[["format", "case"]].drop_duplicates().sort_values(["format", "case"])
     return [(f, c) for f, c in pairs.itertuples(index=False)]
 
 

@@ -20,6 +20,7 @@ def build_results(run: dict[str, Any]) -> dict[str, Any]:
         "schema": SCHEMA,
         "generated_at": run["generated_at"],
         "seconds": run.get("seconds"),
+        "computed": run.get("computed", {"saves": None, "loads": None}),
         "host": run.get("host", {}),
         "stacks": [{name: stack.get(name) for name in STACK_FIELDS} for stack in run["stacks"]],
         "cells": [public_cell(cell) for cell in run["cells"]],
