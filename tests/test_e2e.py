@@ -62,28 +62,35 @@ def test_every_format_round_trips_in_keras_2(runs: list[dict[str, Any]]) -> None
     assert cells(runs, KERAS2, KERAS2, "keras")["custom_loss"]["container"] == "zip"
 
 
-def test_keras_2_cannot_read_anything_keras_3_saved(runs: list[dict[str, Any]]) -> None:
+def test_keras_2_reads_keras_3_only_through_tf_saved_model_load(runs: list[dict[str, Any]]) -> None:
     for fmt in ("h5", "keras"):
         for cell in cells(runs, KERAS3, KERAS2, fmt).values():
             assert cell["verdict"] == "error"
             assert "Unrecognized keyword arguments: ['batch_shape'" in cell["error"]["message"]
     for cell in cells(runs, KERAS3, KERAS2, "savedmodel").values():
-        assert cell["verdict"] == "error"
-        assert cell["signature"] == "AttributeError: '_UserObject' object has no attribute 'predict'"
+        assert (cell["verdict"], cell["remedy"]) == ("remedy", "tf.saved_model.load")
+        documented = cell["attempts"][0]
+        assert documented["error"]["message"] == "'_UserObject' object has no attribute 'predict'"
 
 
-def test_keras_3_reads_keras_2_h5_but_not_its_savedmodel(runs: list[dict[str, Any]]) -> None:
+def test_keras_3_reads_keras_2_h5_and_its_savedmodel_through_tfsmlayer(runs: list[dict[str, Any]]) -> None:
     h5 = cells(runs, KERAS2, KERAS3, "h5")
     assert h5["custom_loss"]["verdict"] == "ok"
     assert h5["custom_layer"]["verdict"] == "remedy" and h5["custom_layer"]["remedy"] == "compile=False"
     assert h5["custom_layer"]["max_abs_diff"] <= 1e-5
-    for cell in cells(runs, KERAS2, KERAS3, "savedmodel").values():
-        assert cell["verdict"] == "error" and "File format not supported" in cell["error"]["message"]
+    assert_only_tfsmlayer_loads(cells(runs, KERAS2, KERAS3, "savedmodel"))
 
 
-def test_keras_3_loads_its_own_keras_files_but_not_its_export(runs: list[dict[str, Any]]) -> None:
+def test_keras_3_loads_its_own_export_only_through_tfsmlayer(runs: list[dict[str, Any]]) -> None:
     assert {c["verdict"] for c in cells(runs, KERAS3, KERAS3, "keras").values()} == {"ok"}
-    for cell in cells(runs, KERAS3, KERAS3, "savedmodel").values():
-        assert cell["verdict"] == "error" and "File format not supported" in cell["error"]["message"]
+    assert_only_tfsmlayer_loads(cells(runs, KERAS3, KERAS3, "savedmodel"))
+
+
+def assert_only_tfsmlayer_loads(savedmodel_cells: dict[str, dict[str, Any]]) -> None:
+    for cell in savedmodel_cells.values():
+        assert (cell["verdict"], cell["remedy"]) == ("remedy", "TFSMLayer")
+        assert [a["mode"] for a in cell["attempts"]] == ["documented", "compile=False", "TFSMLayer"]
+        assert "File format not supported" in cell["attempts"][0]["error"]["message"]
+        assert cell["max_abs_diff"] <= 1e-5
 
 

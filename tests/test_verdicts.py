@@ -2,9 +2,10 @@
 
 import math
 
+import numpy as np
 import pytest
 
-from runner.ladder import ATOL, compare
+from runner.ladder import ATOL, compare, single_output
 from runner.records import describe_error, verdict_of
 
 
@@ -50,3 +51,10 @@ def test_describe_error_keeps_type_message_and_traceback() -> None:
     assert described["type"] == "ValueError"
     assert described["message"] == "File format not supported: filepath=x"
     assert "raise ValueError" in described["traceback"]
+
+
+def test_single_output_unwraps_a_serving_dict() -> None:
+    assert single_output({"output_0": np.ones((4, 1))}).shape == (4, 1)
+    assert single_output(np.zeros(3)).tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="expected one output"):
+        single_output({"a": np.ones(1), "b": np.ones(1)})
