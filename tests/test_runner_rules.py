@@ -1,6 +1,7 @@
 """The worker's rules: Python 3.7 syntax, stdlib at module level, never host code."""
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -12,19 +13,9 @@ HOST_PACKAGES = {"matrix", "reports", "nox"}
 THIRD_PARTY = {"tensorflow", "keras", "tf_keras", "numpy", "h5py"}
 
 
-def top_level_imports(tree: ast.Module) -> set[str]:
+def imported_packages(nodes: Iterable[ast.AST]) -> set[str]:
     names = set()
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
-    return names
-
-
-def all_imports(tree: ast.Module) -> set[str]:
-    names = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             names |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -43,12 +34,12 @@ def test_parses_as_python_3_7(path: Path) -> None:
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(RUNNER)))
 def test_never_imports_host_code(path: Path) -> None:
-    assert not all_imports(ast.parse(path.read_text())) & HOST_PACKAGES
+    assert not imported_packages(ast.walk(ast.parse(path.read_text()))) & HOST_PACKAGES
 
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(RUNNER)))
 def test_core_imports_tensorflow_only_inside_functions(path: Path) -> None:
-    assert not top_level_imports(ast.parse(path.read_text())) & THIRD_PARTY
+    assert not imported_packages(ast.parse(path.read_text()).body) & THIRD_PARTY
 
 
 def test_syntax_gate_rejects_newer_syntax() -> None:
