@@ -8,6 +8,7 @@ row and column, and editing one case file plans only that case.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from collections.abc import Callable, Iterable
@@ -31,15 +32,28 @@ class CodeDigest:
 
 
 def digest_runner(runner_dir: Path = RUNNER_DIR) -> CodeDigest:
-    case_dir = runner_dir / "cases"
-    case_files = {p.stem: p for p in case_dir.glob("*.py") if p.stem != "__init__"}
+    case_files = {p.stem: p for p in (runner_dir / "cases").glob("*.py") if p.stem != "__init__"}
     core = hashlib.sha256()
     for path in sorted(runner_dir.rglob("*.py")):
         if path not in case_files.values():
             core.update(str(path.relative_to(runner_dir)).encode())
             core.update(path.read_bytes())
-    cases = {case: hashlib.sha256(path.read_bytes()).hexdigest() for case, path in sorted(case_files.items())}
+    cases = {}
+    for case, path in sorted(case_files.items()):
+        digest = hashlib.sha256(path.read_bytes())
+        for other in sorted(sibling_cases(path) & case_files.keys()):
+            digest.update(case_files[other].read_bytes())
+        cases[case] = digest.hexdigest()
     return CodeDigest(core=core.hexdigest(), cases=cases)
+
+
+def sibling_cases(path: Path) -> set[str]:
+    """The cases a case module builds on (``from runner.cases import custom_loss``)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "runner.cases":
+            names |= {alias.name for alias in node.names}
+    return names
 
 
 def fingerprint(**parts: Any) -> str:

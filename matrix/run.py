@@ -147,13 +147,15 @@ def cell_of(producer: str, consumer: str, case: str, fmt: str, saved: Record, wo
         loaded = workspace.read(workspace.load_record(producer, consumer, case, fmt)) or {}
         cell.update(verdict=loaded.get("verdict", "missing"), remedy=loaded.get("remedy"),
                     max_abs_diff=loaded.get("max_abs_diff"), attempts=loaded.get("attempts", []),
+                    custom_objects_needed=loaded.get("custom_objects_needed"),
                     error=loaded.get("error") or first_error(loaded.get("attempts", [])),
                     seconds=loaded.get("seconds"))
     else:
         verdict = "unsupported" if status == "unsupported" else "blocked"
         reason = saved.get("reason") or (saved.get("error") or {}).get("message", "no save record")
         error = {"type": f"Save{verdict.capitalize()}", "message": f"the producer could not save this: {reason}"}
-        cell.update(verdict=verdict, remedy=None, max_abs_diff=None, attempts=[], seconds=None, error=error)
+        cell.update(verdict=verdict, remedy=None, max_abs_diff=None, attempts=[], seconds=None, error=error,
+                    custom_objects_needed=None)
     return cell
 
 

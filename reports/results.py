@@ -40,12 +40,17 @@ def public_cell(cell: dict[str, Any]) -> dict[str, Any]:
         "max_abs_diff": cell.get("max_abs_diff"),
         "signature": signature_of(error),
         "error": {"type": error.get("type"), "message": error.get("message")} if error else None,
-        "attempts": [
-            {"mode": a["mode"], "outcome": a["outcome"], "seconds": a.get("seconds"),
-             "error": {"type": a["error"]["type"], "message": a["error"]["message"]} if a.get("error") else None}
-            for a in cell.get("attempts", [])
-        ],
+        "custom_objects_needed": cell.get("custom_objects_needed"),
+        "attempts": [public_attempt(a) for a in cell.get("attempts", [])],
     }
+
+
+def public_attempt(attempt: dict[str, Any]) -> dict[str, Any]:
+    error = attempt.get("error")
+    return {"mode": attempt["mode"], "call": attempt.get("call"), "outcome": attempt["outcome"],
+            "unsafe": bool(attempt.get("unsafe")), "probe": bool(attempt.get("probe")),
+            "max_abs_diff": attempt.get("max_abs_diff"), "seconds": attempt.get("seconds"),
+            "error": {"type": error["type"], "message": error["message"]} if error else None}
 
 
 def cells_frame(results: dict[str, Any]) -> pd.DataFrame:

@@ -115,5 +115,28 @@ def seed_everything(seed):
     tf.random.set_seed(seed)
 
 
+def accepts_safe_mode(keras):
+    """Whether ``load_model`` takes ``safe_mode`` (Keras 2.13+ and Keras 3)."""
+    import inspect
+
+    try:
+        return "safe_mode" in inspect.signature(keras.models.load_model).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def legacy_keras(keras):
+    """``tf_keras`` when it is installed beside Keras 3 (without TF_USE_LEGACY_KERAS), else None."""
+    if keras_flavor(keras) != "keras3":
+        return None
+    try:
+        import tf_keras
+    except ImportError:
+        return None
+    return tf_keras
+
+
 def clear_session(keras):
     keras.backend.clear_session()
+    if "tf_keras" in sys.modules and keras_package(keras) != "tf_keras":
+        sys.modules["tf_keras"].backend.clear_session()

@@ -1,17 +1,24 @@
-"""The load-mode ladder: the documented way first, then named remedies, until one loads.
+"""The load-mode ladder: the documented way first, then named remedies, until one predicts right.
 
-A rung is ``(mode, load, applies)``: ``load(keras, case, path)`` returns a function that maps
-the saved input to predictions, and ``applies(keras, path)`` says whether the rung exists for
-this stack and artifact. The first rung that loads and predicts ends the ladder; its
-predictions decide between a match and a mismatch.
+A ``Rung`` names its mode, the call a user would write, whether it is unsafe (runs code saved
+in the file), ``load(keras, case, path)`` returning a function from the saved input to
+predictions, and ``applies(keras, case, path)``: whether the rung exists in this stack for
+this artifact. Rungs run in order until one loads AND predicts the saved outputs; a rung that
+loads but predicts otherwise is recorded and the climb goes on.
+
+One probe follows a Keras load that worked with ``custom_objects``: the same call without
+them, so the report can say whether they are still needed. Probes never decide a verdict.
 """
 
+import collections
 import os
 import time
 
 from runner.records import describe_error
 
 ATOL = 1e-5
+
+Rung = collections.namedtuple("Rung", "mode call load applies unsafe")
 
 
 def load_documented(keras, case, path):
@@ -22,6 +29,22 @@ def load_documented(keras, case, path):
 def load_without_compile(keras, case, path):
     """The first remedy people reach for: skip restoring the training configuration."""
     model = keras.models.load_model(path, custom_objects=case.custom_objects(), compile=False)
+    return keras_predictor(model)
+
+
+def load_without_custom_objects(keras, case, path):
+    """No ``custom_objects`` at all: Keras finds classes by their registered or module name."""
+    return keras_predictor(keras.models.load_model(path, compile=False))
+
+
+def load_plain(keras, case, path):
+    """``load_model(path)``: the documented call minus ``custom_objects`` (a probe)."""
+    return keras_predictor(keras.models.load_model(path))
+
+
+def load_unsafe(keras, case, path):
+    """Let Keras deserialize code saved in the file (Lambda bytecode): trusted files only."""
+    model = keras.models.load_model(path, custom_objects=case.custom_objects(), compile=False, safe_mode=False)
     return keras_predictor(model)
 
 
@@ -39,24 +62,63 @@ def load_saved_model(keras, case, path):
     return lambda inputs: single_output(call_signature(serving, tf.constant(inputs)))
 
 
-def always(keras, path):
+def load_with_tf_keras(keras, case, path):
+    """The legacy Keras 2 package beside Keras 3, with the case's classes rebuilt on it."""
+    from runner.cases import load_case
+    from runner.compat import legacy_keras
+
+    tf_keras = legacy_keras(keras)
+    legacy_case = load_case(case.__name__.rsplit(".", 1)[-1], keras=tf_keras)
+    model = tf_keras.models.load_model(path, custom_objects=legacy_case.custom_objects(), compile=False)
+    return keras_predictor(model)
+
+
+def always(keras, case, path):
     return True
 
 
-def is_saved_model(keras, path):
+def has_custom_objects(keras, case, path):
+    return bool(case.custom_objects())
+
+
+def has_safe_mode(keras, case, path):
+    from runner.compat import accepts_safe_mode
+
+    return os.path.isfile(path) and accepts_safe_mode(keras)
+
+
+def is_saved_model(keras, case, path):
     return os.path.isdir(path)
 
 
-def has_tfsm_layer(keras, path):
+def has_tfsm_layer(keras, case, path):
     return os.path.isdir(path) and hasattr(keras.layers, "TFSMLayer")
 
 
+def has_tf_keras(keras, case, path):
+    from runner.compat import legacy_keras
+
+    return legacy_keras(keras) is not None
+
+
 LADDER = (
-    ("documented", load_documented, always),
-    ("compile=False", load_without_compile, always),
-    ("TFSMLayer", load_tfsm_layer, has_tfsm_layer),
-    ("tf.saved_model.load", load_saved_model, is_saved_model),
+    Rung("documented", "load_model(path, custom_objects=...)", load_documented, always, False),
+    Rung("compile=False", "load_model(path, custom_objects=..., compile=False)", load_without_compile, always, False),
+    Rung("no custom_objects", "load_model(path, compile=False)", load_without_custom_objects,
+         has_custom_objects, False),
+    Rung("safe_mode=False", "load_model(path, custom_objects=..., compile=False, safe_mode=False)", load_unsafe,
+         has_safe_mode, True),
+    Rung("TFSMLayer", 'keras.layers.TFSMLayer(path, call_endpoint="serving_default")', load_tfsm_layer,
+         has_tfsm_layer, False),
+    Rung("tf.saved_model.load", 'tf.saved_model.load(path).signatures["serving_default"]', load_saved_model,
+         is_saved_model, False),
+    Rung("tf_keras", "tf_keras.models.load_model(path, custom_objects=..., compile=False)", load_with_tf_keras,
+         has_tf_keras, False),
 )
+PROBES = {
+    "documented": Rung("probe: no custom_objects", "load_model(path)", load_plain, has_custom_objects, False),
+    "compile=False": LADDER[2]._replace(mode="probe: no custom_objects"),
+}
 
 
 def keras_predictor(model):
@@ -81,32 +143,35 @@ def single_output(outputs):
 
 
 def run_ladder(keras, case, path, inputs, expected):
-    """Try each rung that applies, in order; stop at the first that loads and predicts."""
-    from runner.compat import clear_session
-
+    """Every applicable rung in order until one predicts right, then the custom_objects probe."""
     attempts = []
-    for mode, load, applies in LADDER:
-        if not applies(keras, path):
-            continue
-        attempt = try_rung(keras, case, path, mode, load, inputs, expected)
-        attempts.append(attempt)
-        clear_session(keras)
-        if attempt["outcome"] != "error":
-            break
+    for rung in LADDER:
+        if rung.applies(keras, case, path):
+            attempts.append(try_rung(keras, case, path, rung, inputs, expected))
+            if attempts[-1]["outcome"] == "ok":
+                break
+    probe = PROBES.get(attempts[-1]["mode"]) if attempts[-1]["outcome"] == "ok" else None
+    if probe is not None and probe.applies(keras, case, path):
+        attempts.append(dict(try_rung(keras, case, path, probe, inputs, expected), probe=True))
     return attempts
 
 
-def try_rung(keras, case, path, mode, load, inputs, expected):
+def try_rung(keras, case, path, rung, inputs, expected):
+    from runner.compat import clear_session
+
     started = time.time()
-    attempt = {"mode": mode, "outcome": "error", "stage": "load", "error": None, "max_abs_diff": None}
+    attempt = {"mode": rung.mode, "call": rung.call, "unsafe": rung.unsafe, "probe": False,
+               "outcome": "error", "stage": "load", "error": None, "max_abs_diff": None}
     try:
-        predict = load(keras, case, path)
+        predict = rung.load(keras, case, path)
         attempt["stage"] = "predict"
         predicted = predict(inputs)
         attempt["max_abs_diff"], attempt["outcome"] = compare(predicted, expected)
         attempt["stage"] = "done"
     except Exception as exc:  # any failure of a rung is data, never a crash of the cell
         attempt["error"] = describe_error(exc)
+    finally:
+        clear_session(keras)
     attempt["seconds"] = round(time.time() - started, 4)
     return attempt
 

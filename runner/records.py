@@ -38,16 +38,28 @@ def describe_error(exc):
 
 
 def verdict_of(attempts):
-    """The cell's verdict and remedy from its attempts, the documented way first.
+    """``(verdict, remedy, max_abs_diff)`` of a cell from its attempts, the documented way first.
 
-    The first attempt that loads decides: the documented way gives ``ok`` or ``mismatch``,
-    a later rung gives ``remedy`` (named) or ``mismatch``. When nothing loads: ``error``.
+    The remedy is the first rung that loads and predicts the saved outputs (None when that is
+    the documented way). The verdict is ``mismatch`` when any rung before it, or every rung,
+    loaded but predicted something else: a silent wrong answer outranks a later fix. The diff
+    is the first loaded rung's. Probes never count.
     """
-    for index, attempt in enumerate(attempts):
-        if attempt["outcome"] == "error":
-            continue
-        remedy = None if index == 0 else attempt["mode"]
-        if attempt["outcome"] == "mismatch":
-            return "mismatch", remedy
-        return ("ok" if index == 0 else "remedy"), remedy
-    return "error", None
+    rungs = [a for a in attempts if not a.get("probe")]
+    loaded = [a for a in rungs if a["outcome"] != "error"]
+    if not loaded:
+        return "error", None, None
+    diff = loaded[0].get("max_abs_diff")
+    matched = [index for index, a in enumerate(rungs) if a["outcome"] == "ok"]
+    remedy = rungs[matched[0]]["mode"] if matched and matched[0] > 0 else None
+    if not matched or loaded[0]["outcome"] == "mismatch":
+        return "mismatch", remedy, diff
+    return ("ok" if matched[0] == 0 else "remedy"), remedy, diff
+
+
+def custom_objects_needed(attempts):
+    """What the probe answered: True, False, or None when no probe ran."""
+    for attempt in attempts:
+        if attempt.get("probe"):
+            return attempt["outcome"] != "ok"
+    return None

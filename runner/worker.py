@@ -6,7 +6,7 @@ import sys
 import time
 
 from runner import SCHEMA
-from runner.records import describe_error, read_json, verdict_of, write_json
+from runner.records import custom_objects_needed, describe_error, read_json, verdict_of, write_json
 
 SEED = 0
 INPUT_ROWS = 4
@@ -120,11 +120,11 @@ def load_cell(keras, cell):
     inputs = numpy.asarray(reference["input"], dtype="float32")
     case = load_case(cell["case"])
     attempts = run_ladder(keras, case, cell["artifact"], inputs, reference["output"])
-    verdict, remedy = verdict_of(attempts)
-    loaded = [a["max_abs_diff"] for a in attempts if a["outcome"] != "error"]
+    verdict, remedy, max_abs_diff = verdict_of(attempts)
     return {
         "verdict": verdict,
         "remedy": remedy,
-        "max_abs_diff": loaded[0] if loaded else None,
+        "max_abs_diff": max_abs_diff,
+        "custom_objects_needed": custom_objects_needed(attempts),
         "attempts": attempts,
     }

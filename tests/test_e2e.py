@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 KERAS2 = "tf2.15-py3.11"
 KERAS3 = "keras3.15-tf2.21-py3.11"
-CASES = ("custom_layer", "custom_loss", "module_layer")
+SEED = ("custom_layer", "custom_loss", "module_layer")
 
 
 def run_matrix(workspace: Path, *stacks: str) -> dict[str, Any]:
@@ -43,11 +43,20 @@ def cells(runs: list[dict[str, Any]], producer: str, consumer: str, fmt: str) ->
             if (c["producer"], c["consumer"], c["format"]) == (producer, consumer, fmt)}
 
 
+def saved(runs: list[dict[str, Any]], producer: str) -> int:
+    """How many artifacts ``producer`` wrote (cells it could not save are not loaded)."""
+    return len({(c["case"], c["format"]) for c in runs[-1]["results"]["cells"]
+                if c["producer"] == producer and c["verdict"] not in ("blocked", "unsupported")})
+
+
 def test_cache_computes_only_the_new_row_and_column(runs: list[dict[str, Any]]) -> None:
-    assert runs[0]["computed"] == {"saves": 9, "loads": 9}
-    assert runs[1]["computed"] == {"saves": 9, "loads": 27}  # 9 x (new row + new column) - overlap
+    artifacts = len({(c["case"], c["format"]) for c in runs[-1]["results"]["cells"]})
+    assert artifacts == 11 * 3
+    assert runs[0]["computed"] == {"saves": artifacts, "loads": saved(runs, KERAS2)}
+    # the new row (its artifacts in both stacks) and the new column (it loads the old row)
+    assert runs[1]["computed"] == {"saves": artifacts, "loads": 2 * saved(runs, KERAS3) + saved(runs, KERAS2)}
     assert runs[2]["computed"] == {"saves": 0, "loads": 0}
-    assert len(runs[2]["results"]["cells"]) == 2 * 2 * 9
+    assert len(runs[2]["results"]["cells"]) == 2 * 2 * artifacts
 
 
 def test_stacks_report_what_they_really_imported(runs: list[dict[str, Any]]) -> None:
@@ -56,15 +65,18 @@ def test_stacks_report_what_they_really_imported(runs: list[dict[str, Any]]) -> 
     assert stacks[KERAS3]["keras"] == "3.15.1" and stacks[KERAS3]["keras_flavor"] == "keras3"
 
 
-def test_every_format_round_trips_in_keras_2(runs: list[dict[str, Any]]) -> None:
+def test_every_format_round_trips_in_keras_2_for_the_seed(runs: list[dict[str, Any]]) -> None:
     for fmt in ("h5", "keras", "savedmodel"):
-        assert {c["verdict"] for c in cells(runs, KERAS2, KERAS2, fmt).values()} == {"ok"}
+        seed = {case: c for case, c in cells(runs, KERAS2, KERAS2, fmt).items() if case in SEED}
+        assert {c["verdict"] for c in seed.values()} == {"ok"}
     assert cells(runs, KERAS2, KERAS2, "keras")["custom_loss"]["container"] == "zip"
 
 
 def test_keras_2_reads_keras_3_only_through_tf_saved_model_load(runs: list[dict[str, Any]]) -> None:
     for fmt in ("h5", "keras"):
         for cell in cells(runs, KERAS3, KERAS2, fmt).values():
+            if cell["case"] == "subclassed_model":
+                continue  # no InputLayer to trip on: it fails on its weights or optimizer instead
             assert cell["verdict"] == "error"
             assert "Unrecognized keyword arguments: ['batch_shape'" in cell["error"]["message"]
     for cell in cells(runs, KERAS3, KERAS2, "savedmodel").values():
@@ -89,8 +101,37 @@ def test_keras_3_loads_its_own_export_only_through_tfsmlayer(runs: list[dict[str
 def assert_only_tfsmlayer_loads(savedmodel_cells: dict[str, dict[str, Any]]) -> None:
     for cell in savedmodel_cells.values():
         assert (cell["verdict"], cell["remedy"]) == ("remedy", "TFSMLayer")
-        assert [a["mode"] for a in cell["attempts"]] == ["documented", "compile=False", "TFSMLayer"]
+        assert {a["outcome"] for a in cell["attempts"][:-1]} == {"error"}
         assert "File format not supported" in cell["attempts"][0]["error"]["message"]
         assert cell["max_abs_diff"] <= 1e-5
 
 
+def test_the_seeds_module_error_is_a_module_passed_as_a_custom_object(runs: list[dict[str, Any]]) -> None:
+    """`'module' object is not callable` needs no version change: the same stack reproduces it."""
+    for producer, consumer in ((KERAS2, KERAS2), (KERAS2, KERAS3), (KERAS3, KERAS3)):
+        cell = cells(runs, producer, consumer, "h5")["module_not_class"]
+        assert cell["verdict"] == "error"
+        assert cell["error"] == {"type": "TypeError", "message": "'module' object is not callable"}
+    working = cells(runs, KERAS2, KERAS2, "h5")["module_layer"]  # the same layer, passed as a class
+    assert working["verdict"] == "ok"
+
+
+def test_lambda_loads_in_keras_3_only_when_safe_mode_is_off(runs: list[dict[str, Any]]) -> None:
+    for producer in (KERAS2, KERAS3):
+        cell = cells(runs, producer, KERAS3, "h5")["lambda_layer"]
+        assert (cell["verdict"], cell["remedy"]) == ("remedy", "safe_mode=False")
+        assert cell["attempts"][-1]["unsafe"] is True
+        assert "it is disallowed by default" in cell["attempts"][0]["error"]["message"]
+
+
+def test_tf_keras_beside_keras_3_reads_keras_2_native_files(runs: list[dict[str, Any]]) -> None:
+    cell = cells(runs, KERAS2, KERAS3, "keras")["custom_loss"]
+    assert (cell["verdict"], cell["remedy"]) == ("remedy", "tf_keras")
+    assert cell["max_abs_diff"] <= 1e-5
+
+
+def test_the_probe_says_whether_custom_objects_are_needed(runs: list[dict[str, Any]]) -> None:
+    h5 = cells(runs, KERAS2, KERAS2, "h5")
+    assert h5["custom_layer"]["custom_objects_needed"] is True
+    assert h5["registered_layer"]["custom_objects_needed"] is None  # it passes none
+    assert h5["registered_layer"]["verdict"] == "ok"

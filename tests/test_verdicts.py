@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from runner.ladder import ATOL, compare, single_output
-from runner.records import describe_error, verdict_of
+from runner.records import custom_objects_needed, describe_error, verdict_of
+
+MODES = ["documented", "compile=False", "TFSMLayer"]
 
 
-def attempt(mode: str, outcome: str) -> dict:
-    return {"mode": mode, "outcome": outcome}
+def attempt(mode: str, outcome: str, diff: float | None = None, probe: bool = False) -> dict:
+    return {"mode": mode, "outcome": outcome, "max_abs_diff": diff, "probe": probe}
 
 
 @pytest.mark.parametrize(
@@ -19,14 +21,33 @@ def attempt(mode: str, outcome: str) -> dict:
         (["ok"], ("ok", None)),
         (["mismatch"], ("mismatch", None)),
         (["error", "ok"], ("remedy", "compile=False")),
-        (["error", "mismatch"], ("mismatch", "compile=False")),
+        (["error", "mismatch"], ("mismatch", None)),
+        (["mismatch", "ok"], ("mismatch", "compile=False")),  # a silent wrong answer outranks the fix
+        (["error", "mismatch", "ok"], ("mismatch", "TFSMLayer")),
+        (["error", "error", "ok"], ("remedy", "TFSMLayer")),
         (["error", "error"], ("error", None)),
         ([], ("error", None)),
     ],
 )
-def test_first_attempt_that_loads_decides(outcomes: list, expected: tuple) -> None:
-    modes = ["documented", "compile=False"]
-    assert verdict_of([attempt(m, o) for m, o in zip(modes[: len(outcomes)], outcomes, strict=True)]) == expected
+def test_first_rung_that_predicts_right_is_the_remedy(outcomes: list, expected: tuple) -> None:
+    attempts = [attempt(m, o) for m, o in zip(MODES[: len(outcomes)], outcomes, strict=True)]
+    assert verdict_of(attempts)[:2] == expected
+
+
+def test_diff_is_the_first_loaded_rungs() -> None:
+    attempts = [attempt("documented", "error"), attempt("compile=False", "mismatch", 0.5),
+                attempt("TFSMLayer", "ok", 0.0)]
+    assert verdict_of(attempts) == ("mismatch", "TFSMLayer", 0.5)
+
+
+def test_probes_never_decide() -> None:
+    attempts = [attempt("documented", "error"), attempt("compile=False", "ok", 0.0),
+                attempt("probe: no custom_objects", "mismatch", 3.0, probe=True)]
+    assert verdict_of(attempts) == ("remedy", "compile=False", 0.0)
+    assert custom_objects_needed(attempts) is True
+    attempts[-1]["outcome"] = "ok"
+    assert custom_objects_needed(attempts) is False
+    assert custom_objects_needed(attempts[:2]) is None
 
 
 def test_compare_within_tolerance() -> None:

@@ -1,0 +1,26 @@
+"""Seed example 2 trained for one epoch, so the file holds optimizer state as well as weights.
+
+Compare with ``custom_loss``, which is never trained: the optimizer's variables are what
+differ between the two artifacts.
+"""
+
+from runner.cases import custom_loss
+
+TAGS = ("extra",)
+INPUT_SHAPE = custom_loss.INPUT_SHAPE
+EPOCHS = 1
+SAMPLES = 32
+
+
+def build():
+    import numpy
+
+    model = custom_loss.build()
+    features = numpy.linspace(-1.0, 1.0, SAMPLES * INPUT_SHAPE[0], dtype="float32").reshape((SAMPLES, *INPUT_SHAPE))
+    targets = features.sum(axis=1, keepdims=True)
+    model.fit(features, targets, epochs=EPOCHS, batch_size=8, shuffle=False, verbose=0)
+    return model
+
+
+def custom_objects():
+    return custom_loss.custom_objects()

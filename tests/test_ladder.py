@@ -1,0 +1,49 @@
+"""The ladder's climb on stand-in rungs: where it stops, what it skips, when the probe runs."""
+
+import pytest
+
+from runner import compat, ladder
+
+EXPECTED = [[1.0], [2.0]]
+
+
+def rung(mode: str, result: str, applies: bool = True) -> ladder.Rung:
+    def load(keras, case, path):
+        if result == "error":
+            raise ValueError(f"{mode} cannot load")
+        return lambda inputs: EXPECTED if result == "ok" else [[9.0], [9.0]]
+    return ladder.Rung(mode, f"call {mode}", load, lambda keras, case, path: applies, mode == "unsafe")
+
+
+@pytest.fixture(autouse=True)
+def no_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compat, "clear_session", lambda keras: None)
+
+
+def climb(monkeypatch: pytest.MonkeyPatch, *rungs: ladder.Rung, probe: str = "error") -> list[tuple[str, str]]:
+    monkeypatch.setattr(ladder, "LADDER", rungs)
+    monkeypatch.setattr(ladder, "PROBES", {"documented": rung("probe: no custom_objects", probe)})
+    attempts = ladder.run_ladder(None, None, "model.h5", None, EXPECTED)
+    return [(a["mode"], a["outcome"]) for a in attempts]
+
+
+def test_stops_at_the_first_rung_that_predicts_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert climb(monkeypatch, rung("a", "error"), rung("b", "ok"), rung("c", "ok")) == [("a", "error"), ("b", "ok")]
+
+
+def test_climbs_past_a_wrong_prediction_and_skips_rungs_that_do_not_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts = climb(monkeypatch, rung("a", "mismatch"), rung("b", "ok", applies=False), rung("unsafe", "ok"))
+    assert attempts == [("a", "mismatch"), ("unsafe", "ok")]
+
+
+def test_probe_follows_only_a_documented_success(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert climb(monkeypatch, rung("documented", "ok"), probe="ok") == [
+        ("documented", "ok"), ("probe: no custom_objects", "ok")]
+    assert climb(monkeypatch, rung("documented", "mismatch")) == [("documented", "mismatch")]
+
+
+def test_attempts_record_the_call_and_safety(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ladder, "LADDER", (rung("a", "error"), rung("unsafe", "ok")))
+    first, second = ladder.run_ladder(None, None, "model.h5", None, EXPECTED)
+    assert first["error"]["message"] == "a cannot load" and first["stage"] == "load"
+    assert (second["call"], second["unsafe"], second["max_abs_diff"]) == ("call unsafe", True, 0.0)
