@@ -9,6 +9,7 @@ import jinja2
 import pandas as pd
 
 from reports.results import VERDICTS
+from reports.signatures import describe_seen
 
 TEMPLATES = Path(__file__).with_name("templates")
 LETTERS = {"ok": "✓", "remedy": "R", "mismatch": "≠", "error": "✗", "crashed": "C",
@@ -36,7 +37,8 @@ def render_site(results: dict[str, Any], frame: pd.DataFrame, site: Path) -> Pat
     cells = {(c["producer"], c["consumer"], c["case"], c["format"]): c for c in results["cells"]}
     html = environment().get_template("index.html.j2").render(
         results=results, stacks=results["stacks"], ready=ready, cells=cells,
-        grids=grids(frame), counts=verdict_counts(frame), signatures=signature_counts(frame),
+        grids=grids(frame), counts=verdict_counts(frame), signatures=results["signatures"],
+        seen=lambda group: describe_seen(group["seen"], frame["case"].nunique()),
         letters=LETTERS, meanings=MEANINGS, verdicts=VERDICTS, containers=containers(frame),
     )
     target = site / "index.html"
@@ -55,15 +57,6 @@ def grids(frame: pd.DataFrame) -> list[tuple[str, str]]:
 def verdict_counts(frame: pd.DataFrame) -> list[tuple[str, int]]:
     counts = frame["verdict"].value_counts()
     return [(v, int(counts[v])) for v in VERDICTS if v in counts]
-
-
-def signature_counts(frame: pd.DataFrame) -> list[tuple[str, int, str]]:
-    """(signature, cells, one raw message) for every signature, most frequent first."""
-    failed = frame.dropna(subset=["signature"])
-    failed = failed[failed["verdict"] != "blocked"]
-    grouped = failed.groupby("signature").agg(cells=("verdict", "size"), example=("error_message", "first"))
-    grouped = grouped.sort_values("cells", ascending=False)
-    return [(str(sig), int(row.cells), str(row.example)) for sig, row in grouped.iterrows()]
 
 
 def containers(frame: pd.DataFrame) -> dict[tuple[str, str, str], str]:

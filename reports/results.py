@@ -8,27 +8,33 @@ from typing import Any
 
 import pandas as pd
 
-from reports.signatures import signature_of
+from reports.catalog import match_error
+from reports.signatures import cell_failure, signature_of, summarize
 
-SCHEMA = 1
+SCHEMA = 2
 STACK_FIELDS = ("id", "python", "tensorflow", "keras", "keras_flavor", "backend", "status", "reason")
 VERDICTS = ("ok", "remedy", "mismatch", "error", "crashed", "timeout", "blocked", "unsupported", "missing")
 
 
 def build_results(run: dict[str, Any]) -> dict[str, Any]:
-    return {
+    stacks = [{name: stack.get(name) for name in STACK_FIELDS} for stack in run["stacks"]]
+    results = {
         "schema": SCHEMA,
         "generated_at": run["generated_at"],
         "seconds": run.get("seconds"),
         "computed": run.get("computed", {"saves": None, "loads": None}),
         "host": run.get("host", {}),
-        "stacks": [{name: stack.get(name) for name in STACK_FIELDS} for stack in run["stacks"]],
+        "stacks": stacks,
         "cells": [public_cell(cell) for cell in run["cells"]],
     }
+    flavors = {s["id"]: s.get("keras_flavor") or "?" for s in stacks}
+    results["signatures"] = summarize(cells_frame(results), flavors)
+    return results
 
 
 def public_cell(cell: dict[str, Any]) -> dict[str, Any]:
-    error = cell.get("error")
+    error, failure = cell.get("error"), cell_failure(cell)
+    entry = match_error(failure)
     return {
         "producer": cell["producer"],
         "consumer": cell["consumer"],
@@ -38,7 +44,8 @@ def public_cell(cell: dict[str, Any]) -> dict[str, Any]:
         "verdict": cell["verdict"],
         "remedy": cell.get("remedy"),
         "max_abs_diff": cell.get("max_abs_diff"),
-        "signature": signature_of(error),
+        "signature": signature_of(failure),
+        "signature_id": entry.id if entry else None,
         "error": {"type": error.get("type"), "message": error.get("message")} if error else None,
         "custom_objects_needed": cell.get("custom_objects_needed"),
         "attempts": [public_attempt(a) for a in cell.get("attempts", [])],
@@ -53,18 +60,19 @@ def public_attempt(attempt: dict[str, Any]) -> dict[str, Any]:
             "error": {"type": error["type"], "message": error["message"]} if error else None}
 
 
+COLUMNS = ("producer", "consumer", "case", "format", "container", "verdict", "remedy", "max_abs_diff",
+           "custom_objects_needed", "signature", "signature_id")
+
+
 def cells_frame(results: dict[str, Any]) -> pd.DataFrame:
-    """One row per cell, the columns of results.csv."""
-    rows = [
-        {**{k: c[k] for k in ("producer", "consumer", "case", "format", "container", "verdict",
-                              "remedy", "max_abs_diff", "signature")},
-         "error_type": (c["error"] or {}).get("type"), "error_message": (c["error"] or {}).get("message"),
-         "modes_tried": " > ".join(a["mode"] for a in c["attempts"])}
-        for c in results["cells"]
-    ]
-    return pd.DataFrame(rows, columns=["producer", "consumer", "case", "format", "container", "verdict",
-                                       "remedy", "max_abs_diff", "signature", "error_type",
-                                       "error_message", "modes_tried"])
+    """One row per cell, the columns of results.csv; the error is the one the signature names."""
+    rows = []
+    for cell in results["cells"]:
+        failure = cell_failure(cell) or {}
+        rows.append({**{k: cell.get(k) for k in COLUMNS},
+                     "error_type": failure.get("type"), "error_message": failure.get("message"),
+                     "modes_tried": " > ".join(a["mode"] for a in cell["attempts"])})
+    return pd.DataFrame(rows, columns=[*COLUMNS, "error_type", "error_message", "modes_tried"])
 
 
 def write_results(results: dict[str, Any], site: Path) -> pd.DataFrame:

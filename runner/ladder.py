@@ -42,6 +42,21 @@ def load_plain(keras, case, path):
     return keras_predictor(keras.models.load_model(path))
 
 
+def load_renamed_h5(keras, case, path):
+    """An HDF5 file saved under a ``.keras`` name, copied to a ``.h5`` name and loaded."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="renamed-")
+    try:
+        renamed = os.path.join(folder, "model.h5")
+        shutil.copyfile(path, renamed)
+        model = keras.models.load_model(renamed, custom_objects=case.custom_objects(), compile=False)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return keras_predictor(model)
+
+
 def load_unsafe(keras, case, path):
     """Let Keras deserialize code saved in the file (Lambda bytecode): trusted files only."""
     model = keras.models.load_model(path, custom_objects=case.custom_objects(), compile=False, safe_mode=False)
@@ -81,6 +96,12 @@ def has_custom_objects(keras, case, path):
     return bool(case.custom_objects())
 
 
+def is_hdf5_named_keras(keras, case, path):
+    from runner.formats import container_of
+
+    return path.endswith(".keras") and os.path.isfile(path) and container_of(path) == "hdf5"
+
+
 def has_safe_mode(keras, case, path):
     from runner.compat import accepts_safe_mode
 
@@ -106,6 +127,8 @@ LADDER = (
     Rung("compile=False", "load_model(path, custom_objects=..., compile=False)", load_without_compile, always, False),
     Rung("no custom_objects", "load_model(path, compile=False)", load_without_custom_objects,
          has_custom_objects, False),
+    Rung("renamed to .h5", "load_model(copy named *.h5, custom_objects=..., compile=False)", load_renamed_h5,
+         is_hdf5_named_keras, False),
     Rung("safe_mode=False", "load_model(path, custom_objects=..., compile=False, safe_mode=False)", load_unsafe,
          has_safe_mode, True),
     Rung("TFSMLayer", 'keras.layers.TFSMLayer(path, call_endpoint="serving_default")', load_tfsm_layer,

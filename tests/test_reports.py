@@ -23,15 +23,28 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_results_json_follows_the_public_schema(site: Path) -> None:
     results = json.loads((site / "results.json").read_text())
-    assert results["schema"] == 1 and results["generated_at"]
+    assert results["schema"] == 2 and results["generated_at"]
     assert set(results["stacks"][0]) >= {"id", "python", "tensorflow", "keras", "keras_flavor", "backend", "status"}
     cell = results["cells"][1]
     assert set(cell) >= {"producer", "consumer", "case", "format", "verdict", "remedy", "max_abs_diff",
                          "signature", "error", "attempts"}
     assert cell["verdict"] == "remedy" and cell["remedy"] == "compile=False"
     assert [a["mode"] for a in cell["attempts"]] == ["documented", "compile=False"]
-    assert set(cell["attempts"][0]) == {"mode", "outcome", "error", "seconds"}
+    assert set(cell["attempts"][0]) == {"mode", "call", "outcome", "unsafe", "probe", "max_abs_diff", "error",
+                                        "seconds"}
+    assert cell["signature_id"] == "not-keras-saveable"  # a remedy cell is known by the documented way's error
+    assert results["cells"][0]["custom_objects_needed"] is True
     assert {c["verdict"] for c in results["cells"]} == set(VERDICTS) - {"missing"}
+
+
+def test_signatures_are_grouped_with_the_catalogs_words(site: Path) -> None:
+    groups = {g["id"]: g for g in json.loads((site / "results.json").read_text())["signatures"]}
+    saveable = groups["not-keras-saveable"]
+    assert saveable["cells"] == 1 and saveable["remedies_that_worked"] == {"compile=False": 1}
+    assert saveable["title"] and saveable["seen"]["flavor_pairs"] == ["keras2 -> keras3"]
+    assert None in groups  # errors no catalog entry knows still appear
+    page = (site / "index.html").read_text()
+    assert html.escape(saveable["title"]) in page and "What worked here" in page
 
 
 def test_csv_has_one_row_per_cell(site: Path) -> None:

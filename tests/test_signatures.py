@@ -1,10 +1,23 @@
-from reports.signatures import normalize, signature_of
+"""Signatures: masking, the catalog's matching, and the grouping the report shows."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reports.catalog import CatalogError, load_catalog, match_error
+from reports.signatures import describe_seen, normalize, signature_of, summarize
 
 
 def test_masks_paths_numbers_addresses_and_layer_suffixes() -> None:
     message = ("File format not supported: filepath=artifacts/tf2.15-py3.11/custom_layer/savedmodel. "
                "Layer dense_3 at 0x7f3a2b1c has 64 units")
     assert normalize(message) == "File format not supported: filepath=<path>. Layer dense_N at 0x? has N units"
+
+
+def test_keeps_the_keras_major_version() -> None:
+    message = "Keras 3 only supports V3 `.keras` files, found 2"
+    assert normalize(message) == "Keras 3 only supports V3 `.keras` files, found N"
 
 
 def test_same_failure_in_two_cells_has_one_signature() -> None:
@@ -15,4 +28,67 @@ def test_same_failure_in_two_cells_has_one_signature() -> None:
 
 
 def test_no_error_no_signature() -> None:
-    assert signature_of(None) is None
+    assert signature_of(None) is None and match_error(None) is None
+
+
+@pytest.mark.parametrize(
+    ("error_type", "message", "expected"),
+    [
+        ("TypeError", "'module' object is not callable", "module-not-callable"),
+        ("TypeError", "Error when deserializing class 'InputLayer' using config={}. Exception encountered: "
+                      "Unrecognized keyword arguments: ['batch_shape', 'optional']", "keras3-batch-shape"),
+        # the wrapper names the inner cause: the narrow entry must win over the wrapper's
+        ("TypeError", "<class 'Sequential'> could not be deserialized properly. ... Could not locate class "
+                      "'MovableLayer'.", "could-not-locate"),
+        ("TypeError", "<class 'Sequential'> could not be deserialized properly. Exception: foo",
+         "could-not-be-deserialized"),
+        ("OSError", "Unable to synchronously open file (file signature not found)", "zip-read-as-hdf5"),
+        ("ValueError", "Something nobody has seen", None),
+    ],
+)
+def test_catalog_matches_the_narrowest_entry(error_type: str, message: str, expected: str | None) -> None:
+    entry = match_error({"type": error_type, "message": message})
+    assert (entry.id if entry else None) == expected
+
+
+def test_shipped_catalog_is_complete() -> None:
+    catalog = load_catalog()
+    assert len(catalog) >= 15
+    assert all(e.title and e.explanation and e.remedy for e in catalog)
+
+
+def test_broken_catalog_names_the_entry_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "catalog.toml"
+    bad.write_text('[[signature]]\nid = "x"\nmatch = "("\ntitle = "t"\nexplanation = "e"\nremedy = "r"\n')
+    with pytest.raises(CatalogError, match="signature 'x': match is not a valid regular expression"):
+        load_catalog(bad)
+    bad.write_text('[[signature]]\nid = "y"\nmatch = "a"\n')
+    with pytest.raises(CatalogError, match=r"signature 'y': field\(s\) \['title', 'explanation', 'remedy'\]"):
+        load_catalog(bad)
+
+
+def row(producer: str, consumer: str, case: str, fmt: str, verdict: str, remedy: str | None,
+        message: str) -> dict:
+    error = {"type": "TypeError", "message": message}
+    entry = match_error(error)
+    return {"producer": producer, "consumer": consumer, "case": case, "format": fmt, "verdict": verdict,
+            "remedy": remedy, "signature": signature_of(error), "signature_id": entry.id if entry else None,
+            "error_type": "TypeError", "error_message": message}
+
+
+def test_groups_by_catalog_entry_and_says_where_it_was_seen() -> None:
+    frame = pd.DataFrame([
+        row("k3", "k2", "a", "h5", "error", None, "Unrecognized keyword arguments: ['batch_shape']"),
+        row("k3", "tfk", "b", "keras", "error", None, "x: Unrecognized keyword arguments: ['batch_shape', 'optional']"),
+        row("k2", "k2", "a", "h5", "error", None, "'module' object is not callable"),
+        row("k2", "k3", "a", "h5", "remedy", "compile=False", "never seen before 42"),
+    ])
+    groups = summarize(frame, {"k2": "keras2", "k3": "keras3", "tfk": "tf_keras"})
+    assert [(g["id"], g["cells"]) for g in groups] == [("keras3-batch-shape", 2), ("module-not-callable", 1),
+                                                       (None, 1)]
+    batch = groups[0]
+    assert len(batch["variants"]) == 2
+    assert batch["seen"]["flavor_pairs"] == ["keras3 -> keras2", "keras3 -> tf_keras"]
+    assert batch["seen"]["same_stack"] is False and groups[1]["seen"]["same_stack"] is True
+    assert groups[2]["remedies_that_worked"] == {"compile=False": 1} and groups[2]["title"] is None
+    assert "including producer and consumer on the same stack" in describe_seen(groups[1]["seen"], 2)
