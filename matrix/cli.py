@@ -27,6 +27,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="recompute every cell, fresh or not")
     run.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout_s, help="seconds one cell may take")
     run.add_argument("--no-report", action="store_true", help="stop after writing WORKSPACE/run.json")
+    run.add_argument("--cases", nargs="+", default=[], metavar="PATTERN",
+                     help="fnmatch patterns on case ids (default: every case in runner/cases)")
     listing = commands.add_parser("list", help="print the selected stacks")
     add_selection(listing)
     return top
@@ -61,7 +63,8 @@ def run_command(args: argparse.Namespace) -> int:
     for pattern in unmatched:
         log(f"warning: no stack matches {pattern!r}; `python -m matrix list` shows the known ones")
     workspace = Workspace(args.workspace.resolve())
-    options = RunOptions(workspace, args.jobs, Limits(cell_timeout_s=args.cell_timeout), args.force)
+    options = RunOptions(workspace, args.jobs, Limits(cell_timeout_s=args.cell_timeout), args.force,
+                         tuple(args.cases))
     summary = run_matrix(stacks, options)
     log(f"done in {summary.seconds:.1f} s: {summary.ready}/{summary.stacks} stacks, "
         f"{summary.saves_run} saves and {summary.loads_run} loads computed, {summary.cells} cells")

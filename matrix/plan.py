@@ -9,6 +9,7 @@ row and column, and editing one case file plans only that case.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import hashlib
 import json
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from matrix.errors import SelectionError
 from matrix.stacks import Stack
 from matrix.store import SCHEMA, Record, Workspace
 
@@ -45,6 +47,17 @@ def digest_runner(runner_dir: Path = RUNNER_DIR) -> CodeDigest:
             digest.update(case_files[other].read_bytes())
         cases[case] = digest.hexdigest()
     return CodeDigest(core=core.hexdigest(), cases=cases)
+
+
+def select_cases(code: CodeDigest, patterns: list[str]) -> CodeDigest:
+    """Only the cases matching any fnmatch pattern; no patterns: all of them."""
+    if not patterns:
+        return code
+    chosen = {case: digest for case, digest in code.cases.items()
+              if any(fnmatch.fnmatchcase(case, p) for p in patterns)}
+    if not chosen:
+        raise SelectionError(f"no case matches {' '.join(map(repr, patterns))}; known cases: {', '.join(code.cases)}")
+    return CodeDigest(core=code.core, cases=chosen)
 
 
 def sibling_cases(path: Path) -> set[str]:

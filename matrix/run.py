@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from matrix.envs import Environment, ensure_env
 from matrix.launch import Limits, run_cells
-from matrix.plan import FORMATS, CodeDigest, LoadCell, SaveCell, digest_runner, plan_loads, plan_saves
+from matrix.plan import FORMATS, CodeDigest, LoadCell, SaveCell, digest_runner, plan_loads, plan_saves, select_cases
 from matrix.stacks import Stack
 from matrix.store import SCHEMA, Record, Workspace
 
@@ -32,6 +32,7 @@ class RunOptions:
     jobs: int
     limits: Limits
     force: bool = False
+    cases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def log(message: str) -> None:
 
 def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     started = time.monotonic()
-    workspace, code = options.workspace, digest_runner()
+    workspace, code = options.workspace, select_cases(digest_runner(), list(options.cases))
     fingerprint_at = no_records if options.force else recorded_fingerprint(workspace)
     envs = prepare_envs(stacks, options)
     ready = [s for s in stacks if envs[s.id].status == "ready"]

@@ -92,8 +92,16 @@ def always(keras, case, path):
     return True
 
 
+def load_model_reads(keras, case, path):
+    """False where ``load_model`` refuses the artifact before reading it: Keras 3 and a SavedModel
+    directory. The documented rung still runs there, to record the refusal."""
+    from runner.compat import keras_flavor
+
+    return not (os.path.isdir(path) and keras_flavor(keras) == "keras3")
+
+
 def has_custom_objects(keras, case, path):
-    return bool(case.custom_objects())
+    return bool(case.custom_objects()) and load_model_reads(keras, case, path)
 
 
 def is_hdf5_named_keras(keras, case, path):
@@ -124,7 +132,8 @@ def has_tf_keras(keras, case, path):
 
 LADDER = (
     Rung("documented", "load_model(path, custom_objects=...)", load_documented, always, False),
-    Rung("compile=False", "load_model(path, custom_objects=..., compile=False)", load_without_compile, always, False),
+    Rung("compile=False", "load_model(path, custom_objects=..., compile=False)", load_without_compile,
+         load_model_reads, False),
     Rung("no custom_objects", "load_model(path, compile=False)", load_without_custom_objects,
          has_custom_objects, False),
     Rung("renamed to .h5", "load_model(copy named *.h5, custom_objects=..., compile=False)", load_renamed_h5,

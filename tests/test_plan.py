@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
-from matrix.plan import FORMATS, CodeDigest, digest_runner, plan_loads, plan_saves, save_fingerprint
+import pytest
+
+from matrix.errors import SelectionError
+from matrix.plan import FORMATS, CodeDigest, digest_runner, plan_loads, plan_saves, save_fingerprint, select_cases
 from matrix.stacks import Stack
 from matrix.store import Workspace
 
@@ -86,3 +89,22 @@ def test_real_runner_digest_has_the_seed_cases() -> None:
     code = digest_runner()
     assert {"custom_layer", "custom_loss", "module_layer"} <= set(code.cases)
     assert len(code.core) == 64
+
+
+def test_case_selection_keeps_only_matching_cases() -> None:
+    chosen = select_cases(CODE, ["custom_*"])
+    assert set(chosen.cases) == {"custom_layer", "custom_loss"} and chosen.core == CODE.core
+    assert select_cases(CODE, []) is CODE
+    with pytest.raises(SelectionError, match="no case matches 'nope'; known cases: custom_layer, custom_loss"):
+        select_cases(CODE, ["nope"])
+
+
+def test_a_case_built_on_another_changes_with_it(tmp_path: Path) -> None:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "base.py").write_text("X = 1\n")
+    (cases / "derived.py").write_text("from runner.cases import base\n")
+    before = digest_runner(tmp_path)
+    (cases / "base.py").write_text("X = 2\n")
+    after = digest_runner(tmp_path)
+    assert before.cases["derived"] != after.cases["derived"] and before.core == after.core
