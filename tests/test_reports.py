@@ -5,10 +5,12 @@ import html
 import json
 from pathlib import Path
 
+import markupsafe
 import pandas as pd
 import pytest
 
 from reports.__main__ import main as report_main
+from reports.render import inline_code
 from reports.results import VERDICTS
 
 GOLDEN = Path(__file__).with_name("data") / "run-golden.json"
@@ -44,7 +46,7 @@ def test_signatures_are_grouped_with_the_catalogs_words(site: Path) -> None:
     assert saveable["title"] and saveable["seen"]["flavor_pairs"] == ["keras2 -> keras3"]
     assert None in groups  # errors no catalog entry knows still appear
     page = (site / "index.html").read_text()
-    assert html.escape(saveable["title"]) in page and "What worked here" in page
+    assert str(markupsafe.escape(saveable["title"])) in page and "What worked here" in page
 
 
 def test_csv_has_one_row_per_cell(site: Path) -> None:
@@ -69,3 +71,8 @@ def test_error_text_is_escaped_not_executed(site: Path) -> None:
 def test_missing_run_file_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report_main([str(tmp_path / "nope.json"), str(tmp_path)]) == 2
     assert "run `nox -s matrix` first" in capsys.readouterr().err
+
+
+def test_catalog_prose_marks_code_but_escapes_everything_else() -> None:
+    assert str(inline_code("use `load_model(p)` not <b>")) == "use <code>load_model(p)</code> not &lt;b&gt;"
+    assert str(inline_code("`<script>`")) == "<code>&lt;script&gt;</code>"
