@@ -49,6 +49,23 @@ def digest_runner(runner_dir: Path = RUNNER_DIR) -> CodeDigest:
     return CodeDigest(core=core.hexdigest(), cases=cases)
 
 
+def describe_cases(cases: Iterable[str], runner_dir: Path = RUNNER_DIR) -> list[Record]:
+    """Each case's id, tags and one-line summary, read from its source (no TensorFlow needed)."""
+    described = []
+    for case in cases:
+        tree = ast.parse((runner_dir / "cases" / f"{case}.py").read_text())
+        summary = " ".join((ast.get_docstring(tree) or "").split("\n\n")[0].split())
+        described.append({"id": case, "tags": list(literal_assignment(tree, "TAGS", ())), "summary": summary})
+    return described
+
+
+def literal_assignment(tree: ast.Module, name: str, default: Any) -> Any:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    return default
+
+
 def select_cases(code: CodeDigest, patterns: list[str]) -> CodeDigest:
     """Only the cases matching any fnmatch pattern; no patterns: all of them."""
     if not patterns:

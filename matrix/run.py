@@ -18,7 +18,17 @@ from typing import Any, TypeVar
 
 from matrix.envs import Environment, ensure_env
 from matrix.launch import Limits, run_cells
-from matrix.plan import FORMATS, CodeDigest, LoadCell, SaveCell, digest_runner, plan_loads, plan_saves, select_cases
+from matrix.plan import (
+    FORMATS,
+    CodeDigest,
+    LoadCell,
+    SaveCell,
+    describe_cases,
+    digest_runner,
+    plan_loads,
+    plan_saves,
+    select_cases,
+)
 from matrix.stacks import Stack
 from matrix.store import SCHEMA, Record, Workspace
 
@@ -64,7 +74,7 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     cells = assemble_cells(ready, code, workspace)
     seconds = round(time.monotonic() - started, 1)
     summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds)
-    write_run_file(stacks, envs, cells, workspace, summary)
+    write_run_file(stacks, envs, cells, describe_cases(code.cases), workspace, summary)
     return summary
 
 
@@ -168,7 +178,7 @@ def first_error(attempts: list[Record]) -> Record | None:
 
 
 def write_run_file(stacks: list[Stack], envs: dict[str, Environment], cells: list[Record],
-                   workspace: Workspace, summary: RunSummary) -> None:
+                   cases: list[Record], workspace: Workspace, summary: RunSummary) -> None:
     workspace.write(str(workspace.run_file.relative_to(workspace.root)), {
         "schema": SCHEMA,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -176,6 +186,7 @@ def write_run_file(stacks: list[Stack], envs: dict[str, Environment], cells: lis
         "computed": {"saves": summary.saves_run, "loads": summary.loads_run},
         "host": {"python": platform.python_version(), "platform": platform.platform(), "argv": sys.argv[1:]},
         "stacks": [stack_entry(s, envs[s.id], workspace) for s in stacks],
+        "cases": cases,
         "cells": cells,
     })
 

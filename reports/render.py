@@ -50,6 +50,7 @@ def render_site(results: dict[str, Any], frame: pd.DataFrame, site: Path) -> Pat
         grids=grids(frame), counts=verdict_counts(frame), signatures=results["signatures"],
         seen=lambda group: describe_seen(group["seen"], frame["case"].nunique()),
         letters=LETTERS, meanings=MEANINGS, verdicts=VERDICTS, containers=containers(frame),
+        cases={case["id"]: case for case in results["cases"]},
     )
     target = site / "index.html"
     target.write_text(html)

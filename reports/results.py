@@ -25,6 +25,7 @@ def build_results(run: dict[str, Any]) -> dict[str, Any]:
         "computed": run.get("computed", {"saves": None, "loads": None}),
         "host": run.get("host", {}),
         "stacks": stacks,
+        "cases": run.get("cases", []),
         "cells": [public_cell(cell) for cell in run["cells"]],
     }
     flavors = {s["id"]: s.get("keras_flavor") or "?" for s in stacks}

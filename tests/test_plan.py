@@ -5,7 +5,16 @@ from pathlib import Path
 import pytest
 
 from matrix.errors import SelectionError
-from matrix.plan import FORMATS, CodeDigest, digest_runner, plan_loads, plan_saves, save_fingerprint, select_cases
+from matrix.plan import (
+    FORMATS,
+    CodeDigest,
+    describe_cases,
+    digest_runner,
+    plan_loads,
+    plan_saves,
+    save_fingerprint,
+    select_cases,
+)
 from matrix.stacks import Stack
 from matrix.store import Workspace
 
@@ -108,3 +117,10 @@ def test_a_case_built_on_another_changes_with_it(tmp_path: Path) -> None:
     (cases / "base.py").write_text("X = 2\n")
     after = digest_runner(tmp_path)
     assert before.cases["derived"] != after.cases["derived"] and before.core == after.core
+
+
+def test_every_case_says_whether_it_is_the_seeds_and_what_it_is() -> None:
+    described = {c["id"]: c for c in describe_cases(digest_runner().cases)}
+    assert {case for case, c in described.items() if c["tags"] == ["seed"]} == {
+        "custom_layer", "custom_loss", "module_layer"}
+    assert all(c["tags"] in (["seed"], ["extra"]) and c["summary"] for c in described.values())
