@@ -34,6 +34,12 @@ def list_stacks(session: nox.Session) -> None:
 
 
 @nox.session
+def versions(session: nox.Session) -> None:
+    """Ask PyPI which TensorFlow / Keras / tf-keras releases the declaration misses."""
+    session.run("python", "-m", "matrix", "versions", *session.posargs, external=True)
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """Unit tests and the real end-to-end test (`-- -m 'not e2e'` for the fast ones)."""
     install_group(session, "test")

@@ -13,6 +13,7 @@ from matrix.launch import Limits
 from matrix.run import RunOptions, log, run_matrix
 from matrix.stacks import DECLARATION, load_stacks, select_stacks
 from matrix.store import Workspace
+from matrix.versions import missing_stacks
 
 
 def parser() -> argparse.ArgumentParser:
@@ -31,12 +32,17 @@ def parser() -> argparse.ArgumentParser:
                      help="fnmatch patterns on case ids (default: every case in runner/cases)")
     listing = commands.add_parser("list", help="print the selected stacks")
     add_selection(listing)
+    versions = commands.add_parser("versions", help="print the stacks PyPI has and the declaration misses")
+    versions.add_argument("--stacks-file", type=Path, default=DECLARATION,
+                          help="the stacks declaration (default matrix/stacks.toml)")
     return top
 
 
 def add_selection(command: argparse.ArgumentParser) -> None:
     command.add_argument("--stacks", nargs="+", default=[], metavar="PATTERN",
                          help="fnmatch patterns on stack ids (default: the default set)")
+    command.add_argument("--tags", nargs="+", default=[], metavar="TAG",
+                         help="only stacks with any of these tags (keras2, tf_keras, keras3, nightly, quick)")
     command.add_argument("--stacks-file", type=Path, default=DECLARATION,
                          help="the stacks declaration (default matrix/stacks.toml)")
 
@@ -44,22 +50,33 @@ def add_selection(command: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return run_command(args) if args.command == "run" else list_command(args)
+        commands = {"run": run_command, "list": list_command, "versions": versions_command}
+        return commands[args.command](args)
     except MatrixError as exc:
         print(f"matrix: error: {exc}", file=sys.stderr)
         return exc.exit_code
 
 
 def list_command(args: argparse.Namespace) -> int:
-    stacks, _ = select_stacks(load_stacks(args.stacks_file), args.stacks)
+    stacks, _ = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags)
     for stack in stacks:
         env = " ".join(f"{k}={v}" for k, v in stack.env.items())
         print(f"{stack.id:28} python {stack.python:5} {' '.join(stack.requirements)} {env}".rstrip())
     return 0
 
 
+def versions_command(args: argparse.Namespace) -> int:
+    blocks = missing_stacks(load_stacks(args.stacks_file))
+    if not blocks:
+        print(f"{args.stacks_file} pins the latest patch of every TensorFlow, Keras 3 and tf-keras minor on PyPI")
+        return 0
+    print(f"# {len(blocks)} stack(s) PyPI has that {args.stacks_file} misses; paste, then check each installs:\n")
+    print("\n\n".join(blocks))
+    return 0
+
+
 def run_command(args: argparse.Namespace) -> int:
-    stacks, unmatched = select_stacks(load_stacks(args.stacks_file), args.stacks)
+    stacks, unmatched = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags)
     for pattern in unmatched:
         log(f"warning: no stack matches {pattern!r}; `python -m matrix list` shows the known ones")
     workspace = Workspace(args.workspace.resolve())

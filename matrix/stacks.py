@@ -88,14 +88,21 @@ def require(entry: dict[str, object], name: str, kind: type[T], where: str) -> T
     return value
 
 
-def select_stacks(stacks: list[Stack], patterns: list[str]) -> tuple[list[Stack], list[str]]:
-    """Stacks whose id matches any pattern (fnmatch), in declaration order, and the patterns
-    that matched nothing. No patterns: the default set. Nothing matched at all: an error."""
-    if not patterns:
+def select_stacks(stacks: list[Stack], patterns: list[str],
+                  tags: list[str] | None = None) -> tuple[list[Stack], list[str]]:
+    """Stacks whose id matches any pattern (fnmatch) and that carry any of ``tags``, in
+    declaration order, and the patterns that matched nothing. Neither patterns nor tags: the
+    default set. Nothing matched at all: an error naming what is known."""
+    tags = tags or []
+    if not patterns and not tags:
         return [s for s in stacks if s.default], []
-    chosen = [s for s in stacks if any(fnmatch.fnmatchcase(s.id, p) for p in patterns)]
+    chosen = [s for s in stacks
+              if (not patterns or any(fnmatch.fnmatchcase(s.id, p) for p in patterns))
+              and (not tags or set(tags) & set(s.tags))]
     unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(s.id, p) for s in stacks)]
     if not chosen:
-        known = ", ".join(s.id for s in stacks)
-        raise SelectionError(f"no stack matches {' '.join(map(repr, patterns))}; known stacks: {known}")
+        asked = " ".join([*map(repr, patterns), *(f"tag {t!r}" for t in tags)])
+        known_tags = ", ".join(sorted({t for s in stacks for t in s.tags}))
+        raise SelectionError(f"no stack matches {asked}; known stacks: {', '.join(s.id for s in stacks)}; "
+                             f"known tags: {known_tags}")
     return chosen, unmatched

@@ -91,16 +91,26 @@ def unsupported_reason(keras, fmt):
 
 def save_call(keras, fmt):
     """The public call this stack documents for ``fmt``, as a name for the record."""
-    if fmt == "savedmodel":
-        return "model.export(dir)" if keras_flavor(keras) == "keras3" else "model.save(dir)"
-    return "model.save(path)"
+    if fmt != "savedmodel":
+        return "model.save(path)"
+    if keras_flavor(keras) == "keras3":
+        return "model.export(dir)"
+    return "model.save(dir, save_format='tf')" if tensorflow_1() else "model.save(dir)"
 
 
 def save(keras, model, fmt, path):
     if fmt == "savedmodel" and keras_flavor(keras) == "keras3":
         model.export(path)
+    elif fmt == "savedmodel" and tensorflow_1():
+        model.save(path, save_format="tf")  # TF 1.x writes HDF5 by default, whatever the name
     else:
         model.save(path)
+
+
+def tensorflow_1():
+    import tensorflow as tf
+
+    return version_tuple(tf.__version__) < (2,)
 
 
 def seed_everything(seed):
@@ -112,7 +122,8 @@ def seed_everything(seed):
 
     random.seed(seed)
     numpy.random.seed(seed)
-    tf.random.set_seed(seed)
+    set_seed = getattr(tf.random, "set_seed", None) or tf.compat.v1.set_random_seed  # TF 1.x
+    set_seed(seed)
 
 
 def accepts_safe_mode(keras):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from matrix.errors import SelectionError, StackDeclarationError
-from matrix.stacks import load_stacks, select_stacks
+from matrix.stacks import Stack, load_stacks, select_stacks
 
 GOOD = """
 [[stack]]
@@ -42,6 +42,33 @@ def test_shipped_declaration_spans_the_keras_boundary() -> None:
     assert any(r.startswith("keras==3") for s in stacks for r in s.requirements)
 
 
+def pinned_minor(stack: Stack, package: str) -> str | None:
+    for requirement in stack.requirements:
+        name, _, version = requirement.partition("==")
+        if name == package and version:
+            return ".".join(version.split(".")[:2])
+    return None
+
+
+def test_shipped_declaration_covers_the_version_axis() -> None:
+    stacks = load_stacks()
+    family = {s.id: set(s.tags) & {"keras2", "tf_keras", "keras3", "nightly"} for s in stacks}
+    assert all(len(tags) == 1 for tags in family.values()), family
+    keras2 = {pinned_minor(s, "tensorflow-cpu") or pinned_minor(s, "tensorflow")
+              for s in stacks if "keras2" in s.tags}
+    assert keras2 == {"1.15", *(f"2.{n}" for n in range(16))}
+    keras3 = {pinned_minor(s, "keras") for s in stacks if "keras3" in s.tags}
+    assert keras3 == {f"3.{n}" for n in range(16)}
+    tf_keras = {pinned_minor(s, "tensorflow-cpu") for s in stacks if "tf_keras" in s.tags}
+    minors = {pinned_minor(s, "tensorflow-cpu") or "0.0" for s in stacks}
+    newest_tf = max(minors, key=lambda v: tuple(map(int, v.split("."))))
+    assert tf_keras == {"2.16", newest_tf}
+    assert all(s.env.get("TF_USE_LEGACY_KERAS") == "1" for s in stacks if "tf_keras" in s.tags)
+    assert [s.id for s in stacks if not s.default] == ["tf-nightly-py3.12"]
+    quick = {next(iter(family[s.id])) for s in stacks if "quick" in s.tags}
+    assert quick == {"keras2", "tf_keras", "keras3"}
+
+
 def test_fields_are_loaded(tmp_path: Path) -> None:
     legacy = load_stacks(declare(tmp_path, GOOD))[1]
     assert legacy.env == {"TF_USE_LEGACY_KERAS": "1"}
@@ -71,6 +98,16 @@ def test_selection_by_pattern_and_default(tmp_path: Path) -> None:
     chosen, unmatched = select_stacks(stacks, ["tf2.1[5-6]*", "tf9*"])
     assert [s.id for s in chosen] == ["tf2.15-py3.11", "tf2.16-tfkeras-py3.11"] and unmatched == ["tf9*"]
     assert [s.id for s in select_stacks(stacks, ["tf-nightly*"])[0]] == ["tf-nightly-py3.12"]
+
+
+def test_selection_by_tag_reaches_stacks_outside_the_default_set(tmp_path: Path) -> None:
+    text = GOOD.replace('requirements = ["tf-nightly-cpu"]', 'requirements = ["tf-nightly-cpu"]\ntags = ["nightly"]')
+    stacks = load_stacks(declare(tmp_path, text))
+    assert [s.id for s in select_stacks(stacks, [], ["nightly"])[0]] == ["tf-nightly-py3.12"]
+    assert [s.id for s in select_stacks(stacks, [], ["keras2", "nightly"])[0]] == ["tf2.15-py3.11", "tf-nightly-py3.12"]
+    assert [s.id for s in select_stacks(stacks, ["tf2*"], ["nightly", "keras2"])[0]] == ["tf2.15-py3.11"]
+    with pytest.raises(SelectionError, match=r"no stack matches tag 'keras9'.*known tags: keras2, nightly"):
+        select_stacks(stacks, [], ["keras9"])
 
 
 def test_selecting_nothing_is_an_error_listing_known_stacks(tmp_path: Path) -> None:
