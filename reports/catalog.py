@@ -62,3 +62,8 @@ def match_error(error: dict[str, str] | None, catalog: tuple[Entry, ...] | None 
         return None
     text = f"{error.get('type', '')}: {error.get('message', '')}"
     return next((e for e in (catalog if catalog is not None else load_catalog()) if e.pattern.search(text)), None)
+
+
+def entry_by_id(entry_id: str | None) -> Entry | None:
+    """The catalog entry a cell's ``signature_id`` names, or None for an unknown signature."""
+    return next((e for e in load_catalog() if e.id == entry_id), None)

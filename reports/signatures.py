@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from reports.catalog import match_error
+from reports.catalog import entry_by_id
 
 MASKS = (
     (re.compile(r"\{[^{}]*\}"), "{...}"),                       # config dicts, innermost first
@@ -64,7 +64,7 @@ def summarize(frame: pd.DataFrame, flavors: dict[str, str]) -> list[dict[str, An
 
 def summarize_group(rows: pd.DataFrame, flavors: dict[str, str]) -> dict[str, Any]:
     first = rows.iloc[0]
-    entry = match_error({"type": str(first["error_type"]), "message": str(first["error_message"])})
+    entry = entry_by_id(first["signature_id"])  # the cells were matched once, in results.py
     remedies = rows.dropna(subset=["remedy"])["remedy"].value_counts()
     return {
         "id": entry.id if entry else None,
