@@ -1,4 +1,5 @@
-"""Sessions: matrix (default), tests, lint. Thin: the work lives in matrix/ and reports/.
+"""Sessions: matrix (default), list, versions, tests, screenshots, lint.
+Thin: the work lives in matrix/ and reports/.
 
     nox -s matrix                         # default stacks, report in site/
     nox -s matrix -- --stacks 'tf2.1[5-6]*'
@@ -44,6 +45,14 @@ def tests(session: nox.Session) -> None:
     """Unit tests and the real end-to-end test (`-- -m 'not e2e'` for the fast ones)."""
     install_group(session, "test")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def screenshots(session: nox.Session) -> None:
+    """The README's pictures of site/index.html (run `nox -s matrix` first), into docs/."""
+    install_group(session, "browser")
+    for target, selector in (("docs/advisor.png", "#advisor .advisor"), ("docs/heatmap.png", "table.heatmap")):
+        session.run("python", "-m", "reports.browser", "site/index.html", target, selector)
 
 
 @nox.session

@@ -1,4 +1,8 @@
-"""The HTML report: one producer x consumer table per format and case, jinja2 with autoescape."""
+"""The HTML report: one self-contained page (inline CSS, script and data), jinja2 with autoescape.
+
+The static parts (header, signatures, stacks) are rendered here; the advisor, heatmaps, filters and
+cell details are drawn by templates/page.js from the compact data of ``reports.page``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import jinja2
 import markupsafe
 import pandas as pd
 
+from reports.page import embed, family, page_data
 from reports.results import VERDICTS
 from reports.signatures import describe_seen
 
@@ -37,40 +42,42 @@ def environment() -> jinja2.Environment:
 
 
 def inline_code(text: str) -> markupsafe.Markup:
-    """Catalog prose: escaped first, then `backticks` become <code>; nothing else is markup."""
+    """Catalog prose: escaped first, then `backticks` (or ``double``) become <code>; nothing else is markup."""
     escaped = str(markupsafe.escape(text))
-    return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
+    return markupsafe.Markup(re.sub(r"`{1,2}([^`]+)`{1,2}", r"<code>\1</code>", escaped))
 
 
 def render_site(results: dict[str, Any], frame: pd.DataFrame, site: Path) -> Path:
-    ready = [s["id"] for s in results["stacks"] if s["status"] == "ok"]
-    cells = {(c["producer"], c["consumer"], c["case"], c["format"]): c for c in results["cells"]}
     html = environment().get_template("index.html.j2").render(
-        results=results, stacks=results["stacks"], ready=ready, cells=cells,
-        grids=grids(frame), counts=verdict_counts(frame), signatures=results["signatures"],
+        results=results, stacks=results["stacks"], ready=[s for s in results["stacks"] if s["status"] == "ok"],
+        counts=verdict_counts(frame), signatures=results["signatures"],
         seen=lambda group: describe_seen(group["seen"], frame["case"].nunique()),
-        letters=LETTERS, meanings=MEANINGS, verdicts=VERDICTS, containers=containers(frame),
-        cases={case["id"]: case for case in results["cases"]},
+        letters=LETTERS, meanings=MEANINGS, family=family,
+        duration=duration(results.get("seconds")), backends=backends(results["stacks"]),
+        style=own_file("page.css"), script=own_file("page.js"),
+        letters_json=embed(LETTERS), data=embed(page_data(results, frame)),
     )
     target = site / "index.html"
     target.write_text(html)
     return target
 
 
-def grids(frame: pd.DataFrame) -> list[tuple[str, str]]:
-    """(format, case) pairs in a stable order: one table each."""
-    if frame.empty:
-        return []
-    pairs = frame[["format", "case"]].drop_duplicates().sort_values(["format", "case"])
-    return [(f, c) for f, c in pairs.itertuples(index=False)]
+def own_file(name: str) -> markupsafe.Markup:
+    """This package's own CSS or script, inlined as is: trusted, unlike anything from a record."""
+    return markupsafe.Markup((TEMPLATES / name).read_text())
 
 
 def verdict_counts(frame: pd.DataFrame) -> list[tuple[str, int]]:
     counts = frame["verdict"].value_counts()
-    return [(v, int(counts[v])) for v in VERDICTS if v in counts]
+    return [(v, int(counts.get(v, 0))) for v in VERDICTS]
 
 
-def containers(frame: pd.DataFrame) -> dict[tuple[str, str, str], str]:
-    """What each producer really wrote for (producer, case, format)."""
-    saved = frame.dropna(subset=["container"]).drop_duplicates(["producer", "case", "format"])
-    return {(str(r.producer), str(r.case), str(r.format)): str(r.container) for r in saved.itertuples(index=False)}
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "an unknown time"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
+
+
+def backends(stacks: list[dict[str, Any]]) -> str:
+    return ", ".join(sorted({str(s.get("backend") or "venv") for s in stacks})) or "none"

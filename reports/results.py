@@ -12,7 +12,9 @@ from reports.catalog import match_error
 from reports.signatures import cell_failure, signature_of, summarize
 
 SCHEMA = 2
-STACK_FIELDS = ("id", "python", "tensorflow", "keras", "keras_flavor", "backend", "status", "reason")
+STACK_FIELDS = ("id", "python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py", "backend", "status", "reason",
+                "tags")
+FORMATS = ("h5", "keras", "savedmodel")
 VERDICTS = ("ok", "remedy", "mismatch", "error", "crashed", "timeout", "blocked", "unsupported", "missing")
 
 
@@ -47,10 +49,20 @@ def public_cell(cell: dict[str, Any]) -> dict[str, Any]:
         "max_abs_diff": cell.get("max_abs_diff"),
         "signature": signature_of(failure),
         "signature_id": entry.id if entry else None,
-        "error": {"type": error.get("type"), "message": error.get("message")} if error else None,
+        "error": public_error(error, cell["verdict"]),
         "custom_objects_needed": cell.get("custom_objects_needed"),
         "attempts": [public_attempt(a) for a in cell.get("attempts", [])],
     }
+
+
+def public_error(error: dict[str, Any] | None, verdict: str) -> dict[str, Any] | None:
+    """type and message; for a dead or hung worker also the tail of its log, the only clue."""
+    if not error:
+        return None
+    public = {"type": error.get("type"), "message": error.get("message")}
+    if verdict in ("crashed", "timeout") and error.get("traceback"):
+        public["tail"] = error["traceback"]
+    return public
 
 
 def public_attempt(attempt: dict[str, Any]) -> dict[str, Any]:

@@ -1,19 +1,24 @@
-"""The report on a golden run file that holds every verdict, an unavailable stack and a
-message written to break out of the HTML."""
+"""The report on a golden run file: real cells of a full run (3 stacks that ran, an unavailable and
+an install-failed one, 3 cases, 3 formats), with a few edited so every verdict appears and an error
+message and a log tail written to break out of the HTML."""
 
 import html
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import markupsafe
 import pandas as pd
 import pytest
 
 from reports.__main__ import main as report_main
+from reports.page import embed
 from reports.render import inline_code
 from reports.results import VERDICTS
 
 GOLDEN = Path(__file__).with_name("data") / "run-golden.json"
+XSS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(2)>')
 
 
 @pytest.fixture(scope="module")
@@ -23,49 +28,98 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
-def test_results_json_follows_the_public_schema(site: Path) -> None:
-    results = json.loads((site / "results.json").read_text())
+@pytest.fixture(scope="module")
+def results(site: Path) -> dict[str, Any]:
+    return json.loads((site / "results.json").read_text())
+
+
+def embedded(page: str) -> dict[str, Any]:
+    found = re.search(r'<script type="application/json" id="matrix-data">(.*?)</script>', page, re.S)
+    assert found, "the page embeds its data"
+    return json.loads(found.group(1))
+
+
+def test_results_json_follows_the_public_schema(results: dict[str, Any]) -> None:
     assert results["schema"] == 2 and results["generated_at"]
-    assert set(results["stacks"][0]) >= {"id", "python", "tensorflow", "keras", "keras_flavor", "backend", "status"}
-    cell = results["cells"][1]
-    assert set(cell) >= {"producer", "consumer", "case", "format", "verdict", "remedy", "max_abs_diff",
-                         "signature", "error", "attempts"}
-    assert cell["verdict"] == "remedy" and cell["remedy"] == "compile=False"
-    assert [a["mode"] for a in cell["attempts"]] == ["documented", "compile=False"]
-    assert set(cell["attempts"][0]) == {"mode", "call", "outcome", "unsafe", "probe", "max_abs_diff", "error",
-                                        "seconds"}
-    assert cell["signature_id"] == "not-keras-saveable"  # a remedy cell is known by the documented way's error
-    assert results["cells"][0]["custom_objects_needed"] is True
-    assert {c["verdict"] for c in results["cells"]} == set(VERDICTS) - {"missing"}
+    assert set(results["stacks"][0]) >= {"id", "python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py",
+                                         "backend", "status", "reason", "tags"}
+    remedy = next(c for c in results["cells"] if c["verdict"] == "remedy" and c["remedy"] == "compile=False")
+    assert set(remedy) >= {"producer", "consumer", "case", "format", "verdict", "remedy", "max_abs_diff",
+                           "signature", "signature_id", "error", "custom_objects_needed", "attempts"}
+    assert remedy["attempts"][0]["outcome"] == "error" and remedy["signature_id"]  # known by the documented error
+    assert set(remedy["attempts"][0]) == {"mode", "call", "outcome", "unsafe", "probe", "max_abs_diff", "error",
+                                          "seconds"}
+    assert {c["verdict"] for c in results["cells"]} == set(VERDICTS)
 
 
-def test_signatures_are_grouped_with_the_catalogs_words(site: Path) -> None:
-    groups = {g["id"]: g for g in json.loads((site / "results.json").read_text())["signatures"]}
-    saveable = groups["not-keras-saveable"]
-    assert saveable["cells"] == 1 and saveable["remedies_that_worked"] == {"compile=False": 1}
-    assert saveable["title"] and saveable["seen"]["flavor_pairs"] == ["keras2 -> keras3"]
+def test_a_dead_worker_keeps_its_log_tail(results: dict[str, Any]) -> None:
+    crashed = next(c for c in results["cells"] if c["verdict"] == "crashed")
+    assert crashed["error"]["message"] == "worker killed by signal SIGSEGV"
+    assert "Segmentation fault" in crashed["error"]["tail"] and crashed["signature_id"] == "worker-crashed"
+
+
+def test_signatures_are_grouped_with_the_catalogs_words(site: Path, results: dict[str, Any]) -> None:
+    groups = {g["id"]: g for g in results["signatures"]}
+    assert sum(g["cells"] for g in groups.values()) == sum(1 for c in results["cells"] if c["signature"])
+    batch = groups["keras3-batch-shape"]
+    assert batch["title"] and batch["seen"]["consumer_flavors"] == ["keras2", "tf_keras"]
     assert None in groups  # errors no catalog entry knows still appear
     page = (site / "index.html").read_text()
-    assert str(markupsafe.escape(saveable["title"])) in page and "What worked here" in page
+    assert str(markupsafe.escape(batch["title"])) in page and "What worked here" in page
 
 
-def test_csv_has_one_row_per_cell(site: Path) -> None:
+def test_csv_has_one_row_per_cell(site: Path, results: dict[str, Any]) -> None:
     frame = pd.read_csv(site / "results.csv")
-    assert len(frame) == 8 and frame["verdict"].value_counts().to_dict()["ok"] == 1
+    assert len(frame) == len(results["cells"]) == 81
+    assert frame["verdict"].value_counts().to_dict() == pd.Series(
+        [c["verdict"] for c in results["cells"]]).value_counts().to_dict()
 
 
-def test_every_verdict_and_the_unavailable_stack_render(site: Path) -> None:
+def test_header_names_the_run_and_every_stack_with_its_status(site: Path, results: dict[str, Any]) -> None:
     page = (site / "index.html").read_text()
-    for verdict in set(VERDICTS) - {"missing"}:
-        assert f'class="v v-{verdict}"' in page
-    assert "unavailable" in page and "needs Python 3.8, found none &lt;anywhere&gt;" in page
+    assert "took 44 min 1 s" in page and "Python 3.11.7" in page and "backend venv" in page
+    for stack in results["stacks"]:
+        assert f"<code>{stack['id']}</code>" in page
+    assert "unavailable" in page and html.escape("found none <anywhere>", quote=True) in page
+    assert "install-failed" in page and 'href="results.json"' in page and 'href="results.csv"' in page
+
+
+def test_the_page_is_self_contained(site: Path) -> None:
+    page = (site / "index.html").read_text()
+    assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', page)
+    assert "<style>" in page and "@import" not in page
+
+
+def test_every_cell_is_where_the_page_script_reads_it(results: dict[str, Any], site: Path) -> None:
+    data = embedded((site / "index.html").read_text())
+    stacks, cases, formats = ([x["id"] for x in data["stacks"]], [x["id"] for x in data["cases"]], data["formats"])
+    strings = data["strings"]
+    for cell in results["cells"]:
+        i = ((formats.index(cell["format"]) * len(cases) + cases.index(cell["case"])) * len(stacks)
+             + stacks.index(cell["producer"])) * len(stacks) + stacks.index(cell["consumer"])
+        assert data["verdicts"][int(data["verdict"][i])] == cell["verdict"]
+        assert (strings[data["remedy"][i]] if data["remedy"][i] >= 0 else None) == cell["remedy"]
+        group = data["signatures"][data["signature"][i]] if data["signature"][i] >= 0 else None
+        assert (group["id"] or group["signature"] if group else None) == (cell["signature_id"] or cell["signature"])
+        modes = [strings[data["shapes"][shape][0]] for shape in data["attempts"][i][::2]]
+        assert modes == [a["mode"] for a in cell["attempts"]]
+        seconds = data["attempts"][i][1::2]
+        assert seconds == [round((a["seconds"] or 0) * 1000) for a in cell["attempts"]]
 
 
 def test_error_text_is_escaped_not_executed(site: Path) -> None:
     page = (site / "index.html").read_text()
-    assert "<script>alert" not in page and "<img src=x" not in page
-    assert html.escape("<script>alert(1)</script>") in page
-    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+    for attack in XSS:
+        assert attack not in page
+    assert html.escape(XSS[0], quote=False) in page  # the signature's raw message, as text
+    assert "<img" not in page and page.count("<script") == 3  # the letters, the data, the page's own script
+    assert XSS[0] in json.dumps(embedded(page))  # intact in the data the script shows as text
+
+
+def test_embedded_json_cannot_close_its_script_element() -> None:
+    text = str(embed({"m": "</script><script>alert(1)</script> & <!--"}))
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text) == {"m": "</script><script>alert(1)</script> & <!--"}
 
 
 def test_missing_run_file_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -76,3 +130,4 @@ def test_missing_run_file_says_what_to_do(tmp_path: Path, capsys: pytest.Capture
 def test_catalog_prose_marks_code_but_escapes_everything_else() -> None:
     assert str(inline_code("use `load_model(p)` not <b>")) == "use <code>load_model(p)</code> not &lt;b&gt;"
     assert str(inline_code("`<script>`")) == "<code>&lt;script&gt;</code>"
+    assert str(inline_code("with ``custom_objects``.")) == "with <code>custom_objects</code>."

@@ -1,0 +1,154 @@
+"""What the report page's script reads: the results, compacted to embed in one self-contained file.
+
+A cell is a position in a fixed order (format, case, producer, consumer over the stacks that ran),
+so the page needs no keys; every string is stored once and referred to by index. A full default
+run (40k cells, 107k attempts) embeds in a few MB where results.json takes 80.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import markupsafe
+import pandas as pd
+
+from reports.results import FORMATS, VERDICTS
+
+FAMILIES = ("keras2", "tf_keras", "keras3", "nightly")
+NONE = -1
+# What a stack contributes to the cell detail, in order.
+VERSION_FIELDS = ("python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py", "backend")
+
+
+class Strings:
+    """Interns strings: the first use stores one, every later use is its index."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def __call__(self, text: str | None) -> int:
+        if text is None:
+            return NONE
+        if text not in self.index:
+            self.index[text] = len(self.values)
+            self.values.append(text)
+        return self.index[text]
+
+
+def family(stack: dict[str, Any]) -> str:
+    """keras2 / tf_keras / keras3 / nightly: from the declaration's tags, else what the worker saw."""
+    tags = stack.get("tags") or []
+    for name in ("nightly", "keras3", "tf_keras", "keras2"):
+        if name in tags:
+            return name
+    return str(stack.get("keras_flavor") or "other")
+
+
+def page_data(results: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
+    strings = Strings()
+    ready = [s for s in results["stacks"] if s["status"] == "ok"]
+    stack_ids = [s["id"] for s in ready]
+    cases = [c["id"] for c in results["cases"]] or sorted(frame["case"].unique())
+    formats = [f for f in FORMATS if f in set(frame["format"])]
+    groups = {group_key(g): n for n, g in enumerate(results["signatures"])}
+    columns = cell_columns(results["cells"], frame, (formats, cases, stack_ids), groups, strings)
+    return {
+        "stacks": [{"id": s["id"], "family": family(s), **{f: s.get(f) for f in VERSION_FIELDS}} for s in ready],
+        "cases": [case_entry(results, case) for case in cases],
+        "formats": formats,
+        "families": [f for f in FAMILIES if any(family(s) == f for s in ready)],
+        "verdicts": list(VERDICTS),
+        "containers": containers(frame, stack_ids, cases, formats),
+        "signatures": [signature_entry(g) for g in results["signatures"]],
+        **columns,
+        "strings": strings.values,
+    }
+
+
+def group_key(group: dict[str, Any]) -> str:
+    return str(group["id"] or group["signature"])
+
+
+def case_entry(results: dict[str, Any], case: str) -> dict[str, Any]:
+    declared = {c["id"]: c for c in results["cases"]}.get(case, {})
+    return {"id": case, "tags": declared.get("tags", []), "summary": declared.get("summary", "")}
+
+
+def signature_entry(group: dict[str, Any]) -> dict[str, Any]:
+    return {key: group[key] for key in ("id", "signature", "title", "explanation", "remedy", "cells")}
+
+
+def cell_columns(cells: list[dict[str, Any]], frame: pd.DataFrame, axes: tuple[list[str], list[str], list[str]],
+                 groups: dict[str, int], strings: Strings) -> dict[str, Any]:
+    """Column arrays in position order; positions no cell reached stay ``missing``."""
+    formats, cases, stacks = axes
+    size = len(formats) * len(cases) * len(stacks) ** 2
+    verdict = [VERDICTS.index("missing")] * size
+    remedy, signature, needed, error = [NONE] * size, [NONE] * size, [NONE] * size, [NONE] * size
+    diff: list[float | None] = [None] * size
+    attempts: list[list[int]] = [[] for _ in range(size)]
+    shapes: dict[tuple[Any, ...], int] = {}
+    for position, cell, row in zip(positions(frame, axes), cells, frame.itertuples(index=False), strict=True):
+        if position is None:
+            continue
+        verdict[position] = VERDICTS.index(cell["verdict"])
+        remedy[position] = strings(cell["remedy"])
+        diff[position] = rounded(cell["max_abs_diff"])
+        key = row.signature_id if isinstance(row.signature_id, str) else row.signature
+        signature[position] = groups.get(str(key), NONE) if isinstance(key, str) else NONE
+        needed[position] = NONE if cell["custom_objects_needed"] is None else int(cell["custom_objects_needed"])
+        error[position] = error_index(cell["error"], strings)
+        attempts[position] = [n for a in cell["attempts"] for n in attempt_pair(a, shapes, strings)]
+    return {"verdict": "".join(str(v) for v in verdict), "remedy": remedy, "diff": diff,
+            "signature": signature, "needed": needed, "error": error, "attempts": attempts,
+            "shapes": [list(shape) for shape in shapes]}
+
+
+def positions(frame: pd.DataFrame, axes: tuple[list[str], list[str], list[str]]) -> list[int | None]:
+    """Each frame row's place in (format, case, producer, consumer) order; None when off the axes."""
+    formats, cases, stacks = axes
+    codes = [pd.Categorical(frame[column], categories=values).codes
+             for column, values in (("format", formats), ("case", cases), ("producer", stacks), ("consumer", stacks))]
+    f, k, p, c = (pd.Series(code).astype("int64") for code in codes)  # codes are int8: would overflow
+    place = ((f * len(cases) + k) * len(stacks) + p) * len(stacks) + c
+    off_axes = (f < 0) | (k < 0) | (p < 0) | (c < 0)
+    return [None if off else int(n) for n, off in zip(place, off_axes, strict=True)]
+
+
+def attempt_pair(attempt: dict[str, Any], shapes: dict[tuple[Any, ...], int], strings: Strings) -> tuple[int, int]:
+    """(shape index, milliseconds): what the attempt did is shared by many cells, its time is not."""
+    shape = (strings(attempt["mode"]), strings(attempt.get("call")), strings(attempt["outcome"]),
+             error_index(attempt.get("error"), strings), int(bool(attempt.get("unsafe"))),
+             int(bool(attempt.get("probe"))), rounded(attempt.get("max_abs_diff")))
+    index = shapes.setdefault(shape, len(shapes))
+    return index, round((attempt.get("seconds") or 0) * 1000)
+
+
+def error_index(error: dict[str, Any] | None, strings: Strings) -> int:
+    """An error as one interned string: type, a tab, the message (and the log tail, if any)."""
+    if not error:
+        return NONE
+    text = f"{error.get('type') or 'Error'}\t{error.get('message') or ''}"
+    if error.get("tail"):
+        text += f"\t{error['tail']}"
+    return strings(text)
+
+
+def rounded(value: float | None) -> float | None:
+    return None if value is None or pd.isna(value) else float(f"{value:.3g}")
+
+
+def containers(frame: pd.DataFrame, stacks: list[str], cases: list[str], formats: list[str]) -> list[str]:
+    """What each producer really wrote, per (format, case, producer); "" where nothing."""
+    saved = frame.dropna(subset=["container"]).drop_duplicates(["producer", "case", "format"])
+    written = {(r.format, r.case, r.producer): str(r.container) for r in saved.itertuples(index=False)}
+    return [written.get((f, k, p), "") for f in formats for k in cases for p in stacks]
+
+
+def embed(data: dict[str, Any]) -> markupsafe.Markup:
+    """JSON safe inside <script type="application/json">: no '<', '>' or '&' can end the element."""
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return markupsafe.Markup(text)

@@ -1,0 +1,186 @@
+"""The report in headless Chromium (Debian's, driven by Playwright): it loads cleanly, a heatmap
+square opens its detail, the advisor answers, the filters change the grid, and nothing an error
+message carries runs. Expected answers are computed here from results.json, not written down.
+
+Skipped where no Chromium is installed, unless MATRIX_REQUIRE_BROWSER=1 (as in CI) makes that a
+failure."""
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reports.__main__ import main as report_main
+from reports.browser import READY, find_chromium
+
+pytestmark = pytest.mark.browser
+GOLDEN = Path(__file__).with_name("data") / "run-golden.json"
+# The page's rule: the worst verdict over the selected cases; a case the producer could not save
+# counts only when no selected case was loaded.
+SEVERITY = ["mismatch", "crashed", "timeout", "error", "missing", "remedy", "ok", "blocked", "unsupported"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    reason = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        reason = "Playwright for Python is not installed (`pip install playwright`)"
+    if reason is None and find_chromium() is None:
+        reason = "no Chromium found (`apt-get install chromium`, or MATRIX_CHROMIUM=/path/to/chromium)"
+    if reason:
+        if os.environ.get("MATRIX_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"MATRIX_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    from reports.browser import chromium
+
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    assert report_main([str(GOLDEN), str(site)]) == 0
+    return site
+
+
+@pytest.fixture(scope="module")
+def results(site: Path) -> dict[str, Any]:
+    return json.loads((site / "results.json").read_text())
+
+
+class Page:
+    """A loaded report page and every problem it reported: console errors, script errors, dialogs."""
+
+    def __init__(self, browser: Any, site: Path) -> None:
+        self.problems: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.page.on("console", lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("dialog", self.dialog)
+        self.page.goto((site / "index.html").resolve().as_uri())
+        self.page.wait_for_selector(READY)
+
+    def dialog(self, dialog: Any) -> None:
+        self.problems.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+
+    def squares(self) -> dict[tuple[str, str, str], str]:
+        """(format, producer, consumer) -> the verdict each heatmap square shows."""
+        rows = self.page.eval_on_selector_all("table.heatmap td.v", """tds => tds.map(td => [
+            td.closest('table').dataset.format, td.dataset.p, td.dataset.c, td.dataset.verdict])""")
+        stacks = self.page.eval_on_selector_all("#advisor-from option", "os => os.map(o => o.textContent)")
+        ids = [label.split(" ")[0] for label in stacks]
+        return {(f, ids[int(p)], ids[int(c)]): v for f, p, c, v in rows}
+
+
+@pytest.fixture
+def report(browser: Any, site: Path) -> Iterator[Page]:
+    page = Page(browser, site)
+    yield page
+    page.page.close()
+
+
+def expected_squares(results: dict[str, Any], cases: set[str], families: set[str] | None = None
+                     ) -> dict[tuple[str, str, str], str]:
+    shown = {s["id"] for s in results["stacks"] if s["status"] == "ok"
+             and (families is None or set(s["tags"]) & families)}
+    verdicts: dict[tuple[str, str, str], set[str]] = {}
+    for cell in results["cells"]:
+        if cell["case"] in cases and cell["producer"] in shown and cell["consumer"] in shown:
+            key = (cell["format"], cell["producer"], cell["consumer"])
+            verdicts.setdefault(key, set()).add(cell["verdict"])
+    return {key: next(v for v in SEVERITY if v in seen) for key, seen in verdicts.items()}
+
+
+def test_page_loads_without_errors_and_draws_every_square(report: Page, results: dict[str, Any]) -> None:
+    seed = {c["id"] for c in results["cases"] if "seed" in c["tags"]}
+    assert report.squares() == expected_squares(results, seed)  # the seed's cases by default
+    assert report.problems == []
+
+
+def test_a_square_shows_every_case_and_attempt_with_both_stacks(report: Page, results: dict[str, Any]) -> None:
+    crashed = next(c for c in results["cells"] if c["verdict"] == "crashed")
+    ids = [s["id"] for s in results["stacks"] if s["status"] == "ok"]
+    formats = report.page.eval_on_selector_all("table.heatmap", "ts => ts.map(t => t.dataset.format)")
+    square = (f'td[data-f="{formats.index(crashed["format"])}"][data-p="{ids.index(crashed["producer"])}"]'
+              f'[data-c="{ids.index(crashed["consumer"])}"]')
+    report.page.click(f"table.heatmap {square}")
+    detail = report.page.locator("#detail")
+    assert detail.is_visible()
+    text = detail.inner_text()
+    producer = next(s for s in results["stacks"] if s["id"] == crashed["producer"])
+    assert crashed["producer"] in text and crashed["consumer"] in text and producer["tensorflow"] in text
+    same_square = [c for c in results["cells"] if (c["producer"], c["consumer"], c["format"])
+                   == (crashed["producer"], crashed["consumer"], crashed["format"])]
+    shown = report.page.eval_on_selector_all("#detail .case-detail", "ds => ds.map(d => d.dataset.case)")
+    assert shown == [c["id"] for c in results["cases"]] and len(same_square) == len(shown)
+    for cell in same_square:
+        for attempt in cell["attempts"]:
+            assert attempt["mode"] in text
+    assert "The process died on this cell" in text  # the signature's catalog title
+    assert "Segmentation fault" in text and "<script>alert(1)</script>" in text  # the log tail, as text
+    assert detail.locator("img, script").count() == 0
+    assert report.problems == []
+
+
+def test_an_injected_error_message_renders_as_text(report: Page, results: dict[str, Any]) -> None:
+    cell = next(c for c in results["cells"] if c["error"] and "onerror" in c["error"]["message"])
+    ids = [s["id"] for s in results["stacks"] if s["status"] == "ok"]
+    formats = report.page.eval_on_selector_all("table.heatmap", "ts => ts.map(t => t.dataset.format)")
+    report.page.click(f'table.heatmap td[data-f="{formats.index(cell["format"])}"]'
+                      f'[data-p="{ids.index(cell["producer"])}"][data-c="{ids.index(cell["consumer"])}"]')
+    assert cell["error"]["message"] in report.page.locator("#detail").inner_text()
+    assert report.page.locator("img").count() == 0 and report.problems == []
+
+
+def test_the_advisor_answers_for_a_chosen_pair(report: Page, results: dict[str, Any]) -> None:
+    ids = [s["id"] for s in results["stacks"] if s["status"] == "ok"]
+    producer, consumer = ids[0], ids[-1]
+    report.page.select_option("#advisor-from", str(ids.index(producer)))
+    report.page.select_option("#advisor-to", str(ids.index(consumer)))
+    shown = report.page.eval_on_selector_all("#advisor-table tr[data-case]", """rows => rows.map(r =>
+        [r.dataset.case, Array.from(r.querySelectorAll('td[data-verdict]')).map(td => td.dataset.verdict)])""")
+    formats = [f for f in ("h5", "keras", "savedmodel") if any(c["format"] == f for c in results["cells"])]
+    cells = {(c["case"], c["format"]): c for c in results["cells"]
+             if (c["producer"], c["consumer"]) == (producer, consumer)}
+    assert dict(shown) == {case["id"]: [cells[(case["id"], f)]["verdict"] for f in formats]
+                           for case in results["cases"]}
+    works = {f: sum(cells[(case["id"], f)]["verdict"] in ("ok", "remedy") for case in results["cases"])
+             for f in formats}
+    headline = report.page.locator("#advisor-headline").inner_text()
+    assert f"{max(works.values())} of {len(results['cases'])} cases load in {consumer}" in headline
+    remedy = next(c for c in cells.values() if c["verdict"] == "remedy")
+    assert f"works with {remedy['remedy']}" in report.page.locator("#advisor-table").inner_text()
+    assert report.problems == []
+
+
+def test_filters_change_the_grid(report: Page, results: dict[str, Any], tmp_path: Path) -> None:
+    cases = [c["id"] for c in results["cases"]]
+    report.page.get_by_role("button", name="all", exact=True).click()
+    before = report.squares()
+    assert before == expected_squares(results, set(cases))
+    report.page.get_by_label(cases[-1], exact=True).uncheck()
+    after = report.squares()
+    assert after == expected_squares(results, set(cases[:-1])) and after != before
+    report.page.get_by_label("keras3", exact=True).uncheck()
+    assert report.squares() == expected_squares(results, set(cases[:-1]), {"keras2", "tf_keras"})
+    report.page.get_by_role("button", name="seed", exact=True).click()
+    seed = {c["id"] for c in results["cases"] if "seed" in c["tags"]}
+    assert report.squares() == expected_squares(results, seed, {"keras2", "tf_keras"})
+    report.page.get_by_label(".keras", exact=True).uncheck()
+    assert {f for f, _, _ in report.squares()} == {"h5", "savedmodel"}
+    assert report.problems == []
+
+
+def test_a_signature_outlines_its_cells_and_a_screenshot_is_taken(report: Page, tmp_path: Path) -> None:
+    report.page.locator("button[data-signature]").first.click()
+    assert report.page.locator("td.v.hl").count() > 0 and report.page.locator("#banner").is_visible()
+    shot = tmp_path / "report.png"
+    report.page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000 and report.problems == []
