@@ -53,6 +53,7 @@ def render_site(results: dict[str, Any], frame: pd.DataFrame, site: Path) -> Pat
         counts=verdict_counts(frame), signatures=results["signatures"],
         seen=lambda group: describe_seen(group["seen"], frame["case"].nunique()),
         letters=LETTERS, meanings=MEANINGS, family=family,
+        loaded_here=by_stack(frame, "consumer"), saved_here=by_stack(frame, "producer"),
         duration=duration(results.get("seconds")), backends=backends(results["stacks"]),
         style=own_file("page.css"), script=own_file("page.js"),
         letters_json=embed(LETTERS), data=embed(page_data(results, frame)),
@@ -65,6 +66,14 @@ def render_site(results: dict[str, Any], frame: pd.DataFrame, site: Path) -> Pat
 def own_file(name: str) -> markupsafe.Markup:
     """This package's own CSS or script, inlined as is: trusted, unlike anything from a record."""
     return markupsafe.Markup((TEMPLATES / name).read_text())
+
+
+def by_stack(frame: pd.DataFrame, role: str) -> dict[str, list[tuple[str, int]]]:
+    """Each stack's verdict counts as producer or consumer (a pivot of the cells), worst last."""
+    if frame.empty:
+        return {}
+    table = pd.crosstab(frame[role], frame["verdict"])
+    return {str(stack): [(v, int(row[v])) for v in VERDICTS if row.get(v)] for stack, row in table.iterrows()}
 
 
 def verdict_counts(frame: pd.DataFrame) -> list[tuple[str, int]]:

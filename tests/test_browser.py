@@ -6,40 +6,17 @@ Skipped where no Chromium is installed, unless MATRIX_REQUIRE_BROWSER=1 (as in C
 failure."""
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pages import Page, expected_squares
 
 from reports.__main__ import main as report_main
-from reports.browser import READY, find_chromium
 
 pytestmark = pytest.mark.browser
 GOLDEN = Path(__file__).with_name("data") / "run-golden.json"
-# The page's rule: the worst verdict over the selected cases; a case the producer could not save
-# counts only when no selected case was loaded.
-SEVERITY = ["mismatch", "crashed", "timeout", "error", "missing", "remedy", "ok", "blocked", "unsupported"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    reason = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        reason = "Playwright for Python is not installed (`pip install playwright`)"
-    if reason is None and find_chromium() is None:
-        reason = "no Chromium found (`apt-get install chromium`, or MATRIX_CHROMIUM=/path/to/chromium)"
-    if reason:
-        if os.environ.get("MATRIX_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"MATRIX_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    from reports.browser import chromium
-
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")
@@ -54,48 +31,11 @@ def results(site: Path) -> dict[str, Any]:
     return json.loads((site / "results.json").read_text())
 
 
-class Page:
-    """A loaded report page and every problem it reported: console errors, script errors, dialogs."""
-
-    def __init__(self, browser: Any, site: Path) -> None:
-        self.problems: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        self.page.on("console", lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("dialog", self.dialog)
-        self.page.goto((site / "index.html").resolve().as_uri())
-        self.page.wait_for_selector(READY)
-
-    def dialog(self, dialog: Any) -> None:
-        self.problems.append(f"dialog: {dialog.message}")
-        dialog.dismiss()
-
-    def squares(self) -> dict[tuple[str, str, str], str]:
-        """(format, producer, consumer) -> the verdict each heatmap square shows."""
-        rows = self.page.eval_on_selector_all("table.heatmap td.v", """tds => tds.map(td => [
-            td.closest('table').dataset.format, td.dataset.p, td.dataset.c, td.dataset.verdict])""")
-        stacks = self.page.eval_on_selector_all("#advisor-from option", "os => os.map(o => o.textContent)")
-        ids = [label.split(" ")[0] for label in stacks]
-        return {(f, ids[int(p)], ids[int(c)]): v for f, p, c, v in rows}
-
-
 @pytest.fixture
 def report(browser: Any, site: Path) -> Iterator[Page]:
     page = Page(browser, site)
     yield page
     page.page.close()
-
-
-def expected_squares(results: dict[str, Any], cases: set[str], families: set[str] | None = None
-                     ) -> dict[tuple[str, str, str], str]:
-    shown = {s["id"] for s in results["stacks"] if s["status"] == "ok"
-             and (families is None or set(s["tags"]) & families)}
-    verdicts: dict[tuple[str, str, str], set[str]] = {}
-    for cell in results["cells"]:
-        if cell["case"] in cases and cell["producer"] in shown and cell["consumer"] in shown:
-            key = (cell["format"], cell["producer"], cell["consumer"])
-            verdicts.setdefault(key, set()).add(cell["verdict"])
-    return {key: next(v for v in SEVERITY if v in seen) for key, seen in verdicts.items()}
 
 
 def test_page_loads_without_errors_and_draws_every_square(report: Page, results: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pages import Page, expected_squares
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +28,7 @@ def run_matrix(workspace: Path, *stacks: str) -> dict[str, Any]:
     assert result.returncode == 0, result.stdout + result.stderr
     run = json.loads((workspace / "run.json").read_text())
     results = json.loads((workspace / "site" / "results.json").read_text())
-    return {"computed": run["computed"], "results": results}
+    return {"computed": run["computed"], "results": results, "site": workspace / "site"}
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +137,15 @@ def test_the_probe_says_whether_custom_objects_are_needed(runs: list[dict[str, A
     assert h5["custom_layer"]["custom_objects_needed"] is True
     assert h5["registered_layer"]["custom_objects_needed"] is None  # it passes none
     assert h5["registered_layer"]["verdict"] == "ok"
+
+
+@pytest.mark.browser
+def test_the_real_report_opens_in_a_browser(runs: list[dict[str, Any]], browser: Any, tmp_path: Path) -> None:
+    results = runs[-1]["results"]
+    report = Page(browser, runs[-1]["site"])
+    seed = {c["id"] for c in results["cases"] if "seed" in c["tags"]}
+    assert report.squares() == expected_squares(results, seed)
+    report.page.locator("table.heatmap td.v").first.click()
+    assert report.page.locator("#detail .case-detail").count() == len(results["cases"])
+    assert report.page.locator("#advisor-table tr[data-case]").count() == len(results["cases"])
+    assert report.problems == []

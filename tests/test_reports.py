@@ -14,7 +14,7 @@ import pytest
 
 from reports.__main__ import main as report_main
 from reports.page import embed
-from reports.render import inline_code
+from reports.render import by_stack, inline_code
 from reports.results import VERDICTS
 
 GOLDEN = Path(__file__).with_name("data") / "run-golden.json"
@@ -131,3 +131,13 @@ def test_catalog_prose_marks_code_but_escapes_everything_else() -> None:
     assert str(inline_code("use `load_model(p)` not <b>")) == "use <code>load_model(p)</code> not &lt;b&gt;"
     assert str(inline_code("`<script>`")) == "<code>&lt;script&gt;</code>"
     assert str(inline_code("with ``custom_objects``.")) == "with <code>custom_objects</code>."
+
+
+def test_each_stack_counts_what_it_saved_and_what_it_loaded(results: dict[str, Any]) -> None:
+    frame = pd.DataFrame(results["cells"])
+    for role in ("producer", "consumer"):
+        counted = by_stack(frame, role)
+        for stack in {c[role] for c in results["cells"]}:
+            cells = [c["verdict"] for c in results["cells"] if c[role] == stack]
+            assert dict(counted[stack]) == {v: cells.count(v) for v in set(cells)}
+            assert [v for v, _ in counted[stack]] == [v for v in VERDICTS if v in cells]  # in verdict order
