@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 from matrix.errors import MatrixError
 from matrix.launch import Limits
 from matrix.run import RunOptions, log, run_matrix
-from matrix.stacks import DECLARATION, load_stacks, select_stacks
+from matrix.stacks import DECLARATION, Stack, load_stacks, select_stacks
 from matrix.store import Workspace
 from matrix.versions import missing_stacks
 
@@ -27,6 +28,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers at once (default: cores)")
     run.add_argument("--force", action="store_true", help="recompute every cell, fresh or not")
     run.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout_s, help="seconds one cell may take")
+    run.add_argument("--memory-limit", type=int, default=Limits.memory_mb, metavar="MB",
+                     help=f"resident memory one worker may use before it is killed (default {Limits.memory_mb})")
     run.add_argument("--no-report", action="store_true", help="stop after writing WORKSPACE/run.json")
     run.add_argument("--cases", nargs="+", default=[], metavar="PATTERN",
                      help="fnmatch patterns on case ids (default: every case in runner/cases)")
@@ -55,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     except MatrixError as exc:
         print(f"matrix: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        print(f"matrix: error: the disk is full (writing {exc.filename}): free some space and run again; "
+              "every record written so far is kept and will not be computed again", file=sys.stderr)
+        return 2
 
 
 def list_command(args: argparse.Namespace) -> int:
@@ -80,15 +89,20 @@ def run_command(args: argparse.Namespace) -> int:
     for pattern in unmatched:
         log(f"warning: no stack matches {pattern!r}; `python -m matrix list` shows the known ones")
     workspace = Workspace(args.workspace.resolve())
-    options = RunOptions(workspace, args.jobs, Limits(cell_timeout_s=args.cell_timeout), args.force,
-                         tuple(args.cases))
+    limits = Limits(cell_timeout_s=args.cell_timeout, memory_mb=args.memory_limit)
+    options = RunOptions(workspace, args.jobs, limits, args.force, tuple(args.cases))
+    with workspace.locked():
+        return run_and_report(stacks, options, args.site.resolve(), args.no_report)
+
+
+def run_and_report(stacks: list[Stack], options: RunOptions, site: Path, no_report: bool) -> int:
     summary = run_matrix(stacks, options)
     log(f"done in {summary.seconds:.1f} s: {summary.ready}/{summary.stacks} stacks, "
         f"{summary.saves_run} saves and {summary.loads_run} loads computed, {summary.cells} cells")
     if summary.ready < summary.stacks:
         log(f"warning: {summary.stacks - summary.ready} stack(s) did not run; the report shows why")
-    if not args.no_report:
-        report = [sys.executable, "-m", "reports", str(workspace.run_file), str(args.site.resolve())]
+    if not no_report:
+        report = [sys.executable, "-m", "reports", str(options.workspace.run_file), str(site)]
         code = subprocess.run(report, cwd=Path(__file__).resolve().parent.parent).returncode
         if code:
             return code

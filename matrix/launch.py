@@ -28,6 +28,23 @@ POLL_S = 0.2
 class Limits:
     cell_timeout_s: float = 300.0
     startup_timeout_s: float = 300.0
+    memory_mb: int = 6144  # resident memory of one worker; TensorFlow workers here peak near 1 GB
+
+
+@dataclass
+class Watched:
+    """How a worker process ended, as the host saw it."""
+
+    timed_out: bool = False
+    killed_at_mb: int = 0  # resident memory when killed for passing the limit, else 0
+    last_cell: int = -1
+    peak_rss_mb: int = 0
+
+
+@dataclass
+class WorkerStats:
+    processes: int = 0
+    peak_rss_mb: int = 0
 
 
 @dataclass(frozen=True)
@@ -39,13 +56,14 @@ class Failure:
 
 
 def run_cells(stack: Stack, python: Path, phase: str, cells: list[Record],
-              workspace: Workspace, limits: Limits) -> int:
-    """Run ``cells`` in as many worker processes as it takes; return how many processes."""
-    remaining, processes = list(cells), 0
+              workspace: Workspace, limits: Limits) -> WorkerStats:
+    """Run ``cells`` in as many worker processes as it takes."""
+    remaining, stats = list(cells), WorkerStats()
     (workspace.root / workspace.log_file(stack.id, phase)).unlink(missing_ok=True)
     while remaining:
-        processes += 1
-        done, failure = run_worker(stack, python, phase, remaining, workspace, limits)
+        stats.processes += 1
+        done, failure, peak = run_worker(stack, python, phase, remaining, workspace, limits)
+        stats.peak_rss_mb = max(stats.peak_rss_mb, peak)
         remaining = remaining[done:]
         if failure is None:
             break
@@ -54,12 +72,13 @@ def run_cells(stack: Stack, python: Path, phase: str, cells: list[Record],
         for cell in blamed:
             workspace.write(cell["record"], failure_record(stack, phase, cell, failure, tail))
         remaining = remaining[len(blamed):]
-    return processes
+    return stats
 
 
 def run_worker(stack: Stack, python: Path, phase: str, cells: list[Record],
-               workspace: Workspace, limits: Limits) -> tuple[int, Failure | None]:
-    """One worker process over ``cells``: how many finished in order, and why it stopped short."""
+               workspace: Workspace, limits: Limits) -> tuple[int, Failure | None, int]:
+    """One worker process over ``cells``: how many finished in order, why it stopped short, and
+    its peak resident memory in MB."""
     heartbeat = workspace.heartbeat_file(stack.id, phase)
     job_file = workspace.job_file(stack.id, phase)
     (workspace.root / heartbeat).unlink(missing_ok=True)
@@ -72,11 +91,11 @@ def run_worker(stack: Stack, python: Path, phase: str, cells: list[Record],
             [str(python), "-m", "runner", phase, job_file], cwd=workspace.root,
             env=worker_env(stack), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        timed_out, last_cell = watch(process, workspace.root / heartbeat, limits)
+        watched = watch(process, workspace.root / heartbeat, limits)
     done = count_done(cells, workspace)
     if done == len(cells):
-        return done, None
-    return done, describe_failure(process.returncode, timed_out, last_cell, limits)
+        return done, None, watched.peak_rss_mb
+    return done, describe_failure(process.returncode, watched, limits), watched.peak_rss_mb
 
 
 def worker_env(stack: Stack) -> dict[str, str]:
@@ -88,21 +107,38 @@ def worker_env(stack: Stack) -> dict[str, str]:
     return env
 
 
-def watch(process: subprocess.Popen[bytes], heartbeat: Path, limits: Limits) -> tuple[bool, int]:
-    """Wait for the process; kill it when a cell passes its time limit. Returns
-    (timed_out, index of the last cell it started or -1)."""
-    last_cell = -1
+def watch(process: subprocess.Popen[bytes], heartbeat: Path, limits: Limits) -> Watched:
+    """Wait for the process; kill it when a cell passes its time limit or the worker its memory limit."""
+    watched = Watched()
     deadline = time.monotonic() + limits.startup_timeout_s + limits.cell_timeout_s
     while process.poll() is None:
         cell = read_heartbeat(heartbeat)
-        if cell != last_cell:
-            last_cell, deadline = cell, time.monotonic() + limits.cell_timeout_s
-        if time.monotonic() > deadline:
+        if cell != watched.last_cell:
+            watched.last_cell, deadline = cell, time.monotonic() + limits.cell_timeout_s
+        rss = resident_mb(process.pid)
+        watched.peak_rss_mb = max(watched.peak_rss_mb, rss)
+        watched.timed_out = time.monotonic() > deadline
+        if rss > limits.memory_mb:
+            watched.killed_at_mb = rss
+        if watched.timed_out or watched.killed_at_mb:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            return True, last_cell
+            break
         time.sleep(POLL_S)
-    return False, read_heartbeat(heartbeat)
+    if not (watched.timed_out or watched.killed_at_mb):
+        watched.last_cell = read_heartbeat(heartbeat)
+    return watched
+
+
+def resident_mb(pid: int) -> int:
+    """The process's resident memory (Linux /proc); 0 where it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def read_heartbeat(path: Path) -> int:
@@ -122,11 +158,15 @@ def count_done(cells: list[Record], workspace: Workspace) -> int:
     return done
 
 
-def describe_failure(returncode: int | None, timed_out: bool, last_cell: int, limits: Limits) -> Failure:
-    before_first_cell = last_cell < 0
-    if timed_out:
+def describe_failure(returncode: int | None, watched: Watched, limits: Limits) -> Failure:
+    before_first_cell = watched.last_cell < 0
+    if watched.timed_out:
         limit = limits.startup_timeout_s if before_first_cell else limits.cell_timeout_s
         return Failure("timeout", f"no result within {limit:g} s; worker killed", returncode, before_first_cell)
+    if watched.killed_at_mb:
+        message = (f"worker killed at {watched.killed_at_mb} MB resident, over the memory limit of "
+                   f"{limits.memory_mb} MB (--memory-limit)")
+        return Failure("crashed", message, returncode, before_first_cell)
     if returncode is not None and returncode < 0:
         message = f"worker killed by signal {signal.Signals(-returncode).name}"
     else:

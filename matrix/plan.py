@@ -105,6 +105,8 @@ class LoadCell:
     case: str
     format: str
     fingerprint: str
+    artifact_sha256: str  # what the save recorded: the worker checks the files before loading
+    reference_sha256: str
 
 
 def save_fingerprint(stack: Stack, case: str, fmt: str, code: CodeDigest) -> str:
@@ -154,5 +156,6 @@ def plan_loads(consumers: Iterable[Stack], producers: Iterable[Stack], code: Cod
                 for consumer in consumers:
                     wanted = load_fingerprint(consumer, saved, code)
                     if fingerprint_at(workspace.load_record(producer.id, consumer.id, case, fmt)) != wanted:
-                        stale.append(LoadCell(producer.id, consumer.id, case, fmt, wanted))
+                        stale.append(LoadCell(producer.id, consumer.id, case, fmt, wanted,
+                                              saved["sha256"], saved["reference_sha256"]))
     return stale

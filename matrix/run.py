@@ -9,11 +9,12 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from matrix.envs import Environment, ensure_env
@@ -31,6 +32,7 @@ from matrix.plan import (
 )
 from matrix.stacks import Stack
 from matrix.store import SCHEMA, Record, Workspace
+from runner.formats import sha256_of
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -62,7 +64,8 @@ def log(message: str) -> None:
 def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     started = time.monotonic()
     workspace, code = options.workspace, select_cases(digest_runner(), list(options.cases))
-    fingerprint_at = no_records if options.force else recorded_fingerprint(workspace)
+    check = RecordCheck(workspace)
+    fingerprint_at = no_records if options.force else check.fingerprint_at
     envs = prepare_envs(stacks, options)
     ready = [s for s in stacks if envs[s.id].status == "ready"]
     saves = plan_saves(ready, code, workspace, fingerprint_at)
@@ -70,8 +73,10 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     run_phase("save", ready, envs, [save_job_cell(c, workspace) for c in saves], options)
     loads = plan_loads(ready, ready, code, workspace, fingerprint_at, workspace.read)
     log(f"{len(loads)} loads to run")
+    check.report()
     run_phase("load", ready, envs, [load_job_cell(c, workspace) for c in loads], options)
     cells = assemble_cells(ready, code, workspace)
+    report_failures(cells)
     seconds = round(time.monotonic() - started, 1)
     summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds)
     write_run_file(stacks, envs, cells, describe_cases(code.cases), workspace, summary)
@@ -82,11 +87,67 @@ def no_records(_relative: str) -> None:
     return None
 
 
-def recorded_fingerprint(workspace: Workspace) -> Callable[[str], str | None]:
-    def fingerprint_at(relative: str) -> str | None:
-        record = workspace.read(relative)
-        return None if record is None else record.get("fingerprint")
-    return fingerprint_at
+# Outcomes that say nothing about compatibility: the next run computes these cells again.
+RETRIED = frozenset({"crashed", "timeout", "corrupt-artifact"})
+
+
+class RecordCheck:
+    """Which records still count: of this schema, not a failure worth retrying, and (for saves)
+    with artifacts that still hash to what the save recorded. It counts what it turns away."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.old_schema = 0
+        self.retried = 0
+        self.changed: list[str] = []
+
+    def fingerprint_at(self, relative: str) -> str | None:
+        record = self.workspace.read_any(relative)
+        if record is None:
+            return None
+        if record.get("schema") != SCHEMA:
+            self.old_schema += 1
+            return None
+        if record.get("verdict") in RETRIED or record.get("status") in RETRIED:
+            self.retried += 1
+            return None
+        if record.get("kind") == "save" and record.get("status") == "saved" and not self.intact(record):
+            self.changed.append(str(record.get("artifact")))
+            return None
+        return None if record.get("fingerprint") is None else str(record["fingerprint"])
+
+    def intact(self, record: Record) -> bool:
+        return all(
+            digest(self.workspace.root / str(record.get(name))) == record.get(f"{key}sha256")
+            for name, key in (("artifact", ""), ("reference", "reference_"))
+        )
+
+    def report(self) -> None:
+        if self.old_schema:
+            log(f"{self.old_schema} records were written by another version (not schema {SCHEMA}): "
+                "computing them again")
+        if self.retried:
+            log(f"{self.retried} cells crashed, hung or met a corrupt artifact last time: computing them again")
+        if self.changed:
+            log(f"{len(self.changed)} artifacts changed since they were saved, saved again: "
+                f"{', '.join(self.changed[:3])}{' ...' if len(self.changed) > 3 else ''}")
+
+
+def digest(path: Path) -> str | None:
+    """sha256 as the worker computes it (the same function), or None when the file is gone."""
+    if not path.exists():
+        return None
+    return str(sha256_of(str(path)))
+
+
+def report_failures(cells: list[Record]) -> None:
+    counts = Counter(str(c["verdict"]) for c in cells if c["verdict"] in RETRIED)
+    full = sum(1 for c in cells if (c.get("save_error") or {}).get("type") == "DiskFull")
+    if counts:
+        found = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
+        log(f"warning: {found}: the report shows each with its error and log tail; the next run tries them again")
+    if full:
+        log(f"warning: the disk filled while saving: {full} cells have no artifact; free some space and run again")
 
 
 def in_parallel(function: Callable[[T], R], items: Iterable[T], jobs: int) -> list[R]:
@@ -116,9 +177,10 @@ def run_phase(phase: str, ready: list[Stack], envs: dict[str, Environment],
         started = time.monotonic()
         python = envs[stack.id].python
         assert python is not None
-        processes = run_cells(stack, python, phase, by_stack[stack.id], options.workspace, options.limits)
-        extra = f", {processes} processes" if processes > 1 else ""
-        log(f"{stack.id}: {len(by_stack[stack.id])} {phase}s in {time.monotonic() - started:.1f} s{extra}")
+        stats = run_cells(stack, python, phase, by_stack[stack.id], options.workspace, options.limits)
+        extra = f", {stats.processes} processes" if stats.processes > 1 else ""
+        log(f"{stack.id}: {len(by_stack[stack.id])} {phase}s in {time.monotonic() - started:.1f} s, "
+            f"peak {stats.peak_rss_mb} MB{extra}")
     in_parallel(run, work, options.jobs)
 
 
@@ -133,6 +195,7 @@ def save_job_cell(cell: SaveCell, workspace: Workspace) -> Record:
 def load_job_cell(cell: LoadCell, workspace: Workspace) -> Record:
     return {"stack": cell.consumer, "producer": cell.producer, "consumer": cell.consumer,
             "case": cell.case, "format": cell.format, "fingerprint": cell.fingerprint,
+            "artifact_sha256": cell.artifact_sha256, "reference_sha256": cell.reference_sha256,
             "record": workspace.load_record(cell.producer, cell.consumer, cell.case, cell.format),
             "artifact": workspace.artifact(cell.producer, cell.case, cell.format),
             "reference": workspace.reference(cell.producer, cell.case, cell.format)}

@@ -6,11 +6,17 @@ thing in a venv and in a container that mounts the workspace.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from matrix.errors import WorkspaceError
 
 SCHEMA = 1
 ARTIFACT_NAMES = {"h5": "model.h5", "keras": "model.keras", "savedmodel": "savedmodel"}
@@ -53,13 +59,36 @@ class Workspace:
 
     def read(self, relative: str) -> Record | None:
         """A record of this schema, or None when it is missing, unreadable or of another schema."""
+        record = self.read_any(relative)
+        return record if record is not None and record.get("schema") == SCHEMA else None
+
+    def read_any(self, relative: str) -> Record | None:
+        """A record of any schema, or None when it is missing or unreadable."""
         try:
             record = json.loads((self.root / relative).read_text())
         except (OSError, ValueError):
             return None
-        if not isinstance(record, dict) or record.get("schema") != SCHEMA:
-            return None
-        return record
+        return record if isinstance(record, dict) else None
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the workspace for one run; a second run at the same time gets a clear error.
+
+        flock: the kernel releases it when the holder dies, even by SIGKILL."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another matrix run"
+                raise WorkspaceError(f"{self.root} is in use by {holder}: wait for that run to finish, "
+                                     "or give this one its own --workspace DIR (and --site DIR)") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"matrix run pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+            handle.flush()
+            yield
 
     def write(self, relative: str, data: Record) -> None:
         write_json_atomically(self.root / relative, data)

@@ -20,7 +20,7 @@ from reports.signatures import describe_seen
 
 TEMPLATES = Path(__file__).with_name("templates")
 LETTERS = {"ok": "✓", "remedy": "R", "mismatch": "≠", "error": "✗", "crashed": "C",
-           "timeout": "T", "blocked": "B", "unsupported": "–", "missing": "?"}
+           "timeout": "T", "corrupt-artifact": "!", "blocked": "B", "unsupported": "–", "missing": "?"}
 MEANINGS = {
     "ok": "loads the documented way; predictions equal",
     "remedy": "loads only with the named remedy; predictions equal",
@@ -28,6 +28,7 @@ MEANINGS = {
     "error": "no load mode works",
     "crashed": "the worker process died on this cell",
     "timeout": "the cell ran past its time limit",
+    "corrupt-artifact": "the saved file changed after it was saved (checksum); saved again next run",
     "blocked": "the producer failed to save this artifact",
     "unsupported": "the producer cannot write this format",
     "missing": "no record (the run was interrupted)",

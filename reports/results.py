@@ -15,7 +15,8 @@ SCHEMA = 2
 STACK_FIELDS = ("id", "python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py", "backend", "status", "reason",
                 "tags")
 FORMATS = ("h5", "keras", "savedmodel")
-VERDICTS = ("ok", "remedy", "mismatch", "error", "crashed", "timeout", "blocked", "unsupported", "missing")
+VERDICTS = ("ok", "remedy", "mismatch", "error", "crashed", "timeout", "corrupt-artifact", "blocked", "unsupported",
+            "missing")
 
 
 def build_results(run: dict[str, Any]) -> dict[str, Any]:

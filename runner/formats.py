@@ -40,6 +40,21 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+def integrity_problem(cell):
+    """Why the artifact or its reference is not what the save recorded, or None when both are."""
+    for path, recorded in ((cell["artifact"], cell.get("artifact_sha256")),
+                           (cell["reference"], cell.get("reference_sha256"))):
+        if recorded is None:
+            continue
+        if not os.path.exists(path):
+            return "{} is gone since it was saved; the next run saves it again".format(path)
+        found = sha256_of(path)
+        if found != recorded:
+            return ("{} changed since it was saved (sha256 {}..., recorded {}...): truncated, corrupted or "
+                    "overwritten; the next run saves it again").format(path, found[:12], recorded[:12])
+    return None
+
+
 def size_of(path):
     if os.path.isfile(path):
         return os.path.getsize(path)

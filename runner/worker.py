@@ -1,11 +1,13 @@
 """The worker loop: import TensorFlow once, run every cell of one job, one record per cell."""
 
+import errno
+import glob
 import os
 import shutil
 import sys
 import time
 
-from runner import SCHEMA
+from runner import SCHEMA, faults
 from runner.records import custom_objects_needed, describe_error, read_json, verdict_of, write_json
 
 SEED = 0
@@ -28,24 +30,38 @@ def main(argv):
 def run_job(phase, job):
     from runner.compat import import_keras, runtime_versions
 
+    host = os.getppid()
     keras = import_keras()
     runtime = runtime_versions()
     run_cell = save_cell if phase == "save" else load_cell
     for index, cell in enumerate(job["cells"]):
+        if os.getppid() != host:
+            sys.stderr.write("the host is gone (killed?): stopping; its next run resumes here\n")
+            return
         # Tells the host which cell is running: the one to blame if this process dies.
         write_json(job["heartbeat"], {"cell": index})
         started = time.time()
         record = {"schema": SCHEMA, "kind": phase, "stack": job["stack"], "runtime": runtime}
         record.update(cell)
         try:
+            faults.strike(cell, "start")
             record.update(run_cell(keras, cell))
-        except Exception as exc:  # the worker's own bug still costs one cell only
-            record.update(status="error", verdict="error", error=describe_error(exc))
+        except Exception as exc:  # a bug in this worker costs one cell, recorded as a crash
+            record.update(worker_bug(phase, exc))
         record["seconds"] = round(time.time() - started, 4)
         write_json(cell["record"], record)
         outcome = record.get("verdict", record.get("status"))
         sys.stdout.write("{} {} {} {}\n".format(phase, cell["case"], cell["format"], outcome))
         sys.stdout.flush()
+
+
+def worker_bug(phase, exc):
+    error = describe_error(exc)
+    error.update(type="WorkerCrashed",
+                 message="the worker's own code raised {}: {}".format(error["type"], error["message"]))
+    if phase == "save":
+        return {"status": "crashed", "error": error}
+    return {"verdict": "crashed", "remedy": None, "max_abs_diff": None, "attempts": [], "error": error}
 
 
 def fixed_input(shape):
@@ -73,7 +89,15 @@ def save_cell(keras, cell):
         model = case.build()
         inputs = fixed_input(case.INPUT_SHAPE)
         outputs = model.predict(inputs, verbose=0)
-        save_atomically(keras, model, cell["format"], cell["artifact"])
+        save_atomically(keras, model, cell)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            return {"status": "error", "error": describe_error(exc)}
+        # Not the producer's fault: retried on the next run, like a crash.
+        return {"status": "crashed", "error": {
+            "type": "DiskFull", "traceback": describe_error(exc)["traceback"],
+            "message": "no space left on the device while saving {}: free some space and run again; "
+                       "finished records are kept".format(cell["artifact"])}}
     except Exception as exc:
         return {"status": "error", "error": describe_error(exc)}
     finally:
@@ -89,15 +113,18 @@ def save_cell(keras, cell):
     }
 
 
-def save_atomically(keras, model, fmt, artifact):
+def save_atomically(keras, model, cell):
     """Save into a staging folder, then move into place: no half-written artifact is visible."""
     from runner.compat import save
 
+    artifact = cell["artifact"]
+    for left_over in glob.glob(glob.escape(artifact) + ".staging-*"):  # from a killed run
+        remove(left_over)
     staging = "{}.staging-{}".format(artifact, os.getpid())
-    remove(staging)
     os.makedirs(staging)
     staged = os.path.join(staging, os.path.basename(artifact))
-    save(keras, model, fmt, staged)
+    faults.strike(cell, "save", staged)
+    save(keras, model, cell["format"], staged)
     remove(artifact)
     os.replace(staged, artifact)
     remove(staging)
@@ -114,8 +141,14 @@ def load_cell(keras, cell):
     import numpy
 
     from runner.cases import load_case
+    from runner.formats import integrity_problem
     from runner.ladder import run_ladder
 
+    faults.strike(cell, "load", cell["artifact"])
+    problem = integrity_problem(cell)
+    if problem:
+        return {"verdict": "corrupt-artifact", "remedy": None, "max_abs_diff": None, "attempts": [],
+                "error": {"type": "CorruptArtifact", "message": problem}}
     reference = read_json(cell["reference"])
     inputs = numpy.asarray(reference["input"], dtype="float32")
     case = load_case(cell["case"])

@@ -7,7 +7,8 @@ from reports.browser import READY
 
 # The page's rule: the worst verdict over the selected cases; a case the producer could not save
 # counts only when no selected case was loaded.
-SEVERITY = ["mismatch", "crashed", "timeout", "error", "missing", "remedy", "ok", "blocked", "unsupported"]
+SEVERITY = ["mismatch", "crashed", "timeout", "error", "corrupt-artifact", "missing", "remedy", "ok", "blocked",
+            "unsupported"]
 
 
 class Page:

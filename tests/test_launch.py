@@ -34,11 +34,16 @@ for index, cell in enumerate(job["cells"]):
         time.sleep(60)
     if cell["case"] == "exit":
         sys.exit(3)
+    if cell["case"] == "memory":
+        hoard = []
+        while True:
+            hoard.append(b"x" * (32 << 20))
+            time.sleep(0.02)
     write(cell["record"], dict(cell, schema=1, kind="load", verdict="ok"))
 """
 
 STACK = Stack(id="fake", python="3.11", requirements=("nothing",))
-LIMITS = Limits(cell_timeout_s=2, startup_timeout_s=2)
+LIMITS = Limits(cell_timeout_s=2, startup_timeout_s=2, memory_mb=300)
 
 
 @pytest.fixture
@@ -60,15 +65,17 @@ def verdicts(workspace: Workspace, planned: list[dict]) -> list[str]:
 
 def test_each_fault_costs_exactly_its_cell(tmp_path: Path, fake_python: Path) -> None:
     workspace = Workspace(tmp_path / "ws")
-    planned = cells("a", "segfault", "b", "hang", "c", "exit", "d")
-    processes = run_cells(STACK, fake_python, "load", planned, workspace, LIMITS)
-    assert verdicts(workspace, planned) == ["ok", "crashed", "ok", "timeout", "ok", "crashed", "ok"]
-    assert processes == 4
+    planned = cells("a", "segfault", "b", "hang", "c", "exit", "d", "memory", "e")
+    stats = run_cells(STACK, fake_python, "load", planned, workspace, LIMITS)
+    assert verdicts(workspace, planned) == ["ok", "crashed", "ok", "timeout", "ok", "crashed", "ok", "crashed", "ok"]
+    assert stats.processes == 5 and stats.peak_rss_mb > LIMITS.memory_mb
     segfault = json.loads((workspace.root / planned[1]["record"]).read_text())
     assert segfault["error"]["message"] == "worker killed by signal SIGSEGV"
     assert segfault["returncode"] == -11 and segfault["attempts"] == []
     exited = json.loads((workspace.root / planned[5]["record"]).read_text())
     assert exited["error"]["message"] == "worker exited with code 3"
+    hoarder = json.loads((workspace.root / planned[7]["record"]).read_text())
+    assert "over the memory limit of 300 MB (--memory-limit)" in hoarder["error"]["message"]
 
 
 def test_a_worker_that_cannot_start_fails_every_cell_once(tmp_path: Path, fake_python: Path,
@@ -76,7 +83,7 @@ def test_a_worker_that_cannot_start_fails_every_cell_once(tmp_path: Path, fake_p
     monkeypatch.setenv("FAKE_NO_START", "1")
     workspace = Workspace(tmp_path / "ws")
     planned = cells("a", "b", "c")
-    assert run_cells(STACK, fake_python, "save", planned, workspace, LIMITS) == 1
+    assert run_cells(STACK, fake_python, "save", planned, workspace, LIMITS).processes == 1
     records = [json.loads((workspace.root / c["record"]).read_text()) for c in planned]
     assert [r["status"] for r in records] == ["crashed"] * 3
     assert "before its first cell" in records[0]["error"]["message"]

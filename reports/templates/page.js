@@ -8,7 +8,7 @@ const NS = D.stacks.length, NK = D.cases.length;
 const LETTERS = JSON.parse(document.getElementById("matrix-letters").textContent);
 // Worst first: a silent wrong answer is worse than any error. A case the producer could not save
 // says nothing about the consumer, so it only shows when no selected case was loaded at all.
-const SEVERITY = ["mismatch", "crashed", "timeout", "error", "missing", "remedy", "ok", "blocked", "unsupported"];
+const SEVERITY = ["mismatch", "crashed", "timeout", "error", "corrupt-artifact", "missing", "remedy", "ok", "blocked", "unsupported"];
 const FORMAT_NAMES = {h5: ".h5 (legacy HDF5)", keras: ".keras", savedmodel: "SavedModel"};
 
 // The seed document's cases first: the extra ones include cases built to fail everywhere (a missing
@@ -315,6 +315,7 @@ function advice(cell) {
     mismatch: () => "loads but predicts differently",
     error: () => ["fails: ", cell.signature ? cell.signature.title || cell.signature.signature : cell.error ? cell.error.type : "error"],
     crashed: () => "the loader crashed", timeout: () => "the load hung",
+    "corrupt-artifact": () => "the saved file was damaged; not measured",
     blocked: () => "cannot be saved in this format", unsupported: () => "this version cannot write it",
     missing: () => "not measured",
   }[cell.verdict]();
