@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -67,11 +68,27 @@ def build_env(stack: Stack, interpreter: Path, location: Path) -> str:
         except subprocess.TimeoutExpired:
             return f"`{' '.join(command[:3])}` ran past {INSTALL_TIMEOUT_S} s"
         if result.returncode != 0:
-            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-TAIL_LINES:])
-            return (f"`uv {command[1]}` failed (exit {result.returncode}); check this stack's requirements "
-                    f"in the stacks declaration:\n{tail}")
+            output = (result.stdout + result.stderr).strip()
+            tail = "\n".join(output.splitlines()[-TAIL_LINES:])
+            return f"`uv {command[1]}` failed (exit {result.returncode}): {install_hint(output)}\n{tail}"
     write_fingerprint(location, stack)
     return ""
+
+
+UNREACHABLE = ("Failed to fetch", "error sending request", "Connection refused", "dns error", "timed out",
+               "Could not connect", "failed to lookup address")
+
+
+def install_hint(output: str) -> str:
+    """What an installer failure means, in the words a user acts on."""
+    if any(sign in output for sign in UNREACHABLE):
+        return ("the package index could not be reached (PyPI, or the UV_INDEX_URL / UV_DEFAULT_INDEX "
+                "mirror): check the network or proxy and run again; stacks already built are kept")
+    missing = re.search(r"there is no version of ([^\s,]+)", output)
+    if missing:
+        return (f"no release matches `{missing.group(1)}`: fix the pin in the stacks declaration "
+                "(`nox -s versions` lists the releases PyPI has)")
+    return "check this stack's requirements in the stacks declaration"
 
 
 def read_fingerprint(location: Path) -> str | None:

@@ -1,6 +1,7 @@
 """The worker loop: import TensorFlow once, run every cell of one job, one record per cell."""
 
 import errno
+import faulthandler
 import glob
 import os
 import shutil
@@ -19,6 +20,8 @@ def main(argv):
         sys.stderr.write("usage: python -m runner save|load JOBFILE\n")
         return 2
     phase, job_path = argv
+    # A fatal signal prints the Python stack to the log, whose tail the host keeps for the report.
+    faulthandler.enable()
     job = read_json(job_path)
     if job.get("schema") != SCHEMA or job.get("phase") != phase:
         sys.stderr.write("job {} is not a schema {} {} job\n".format(job_path, SCHEMA, phase))
