@@ -1,4 +1,4 @@
-"""Sessions: matrix (default), list, versions, tests, screenshots, lint.
+"""Sessions: matrix (default), bench, list, versions, tests, screenshots, lint.
 Thin: the work lives in matrix/ and reports/.
 
     nox -s matrix                         # default stacks, report in site/
@@ -26,6 +26,13 @@ def matrix(session: nox.Session) -> None:
     """Build the stacks, save and cross-load the reference models, render site/."""
     install_group(session, "host")
     session.run("python", "-m", "matrix", "run", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """This runner against a naive one on real stacks (`-- --stacks PATTERN ...`, default: the quick set)."""
+    install_group(session, "host")
+    session.run("python", "-m", "matrix", "bench", *session.posargs)
 
 
 @nox.session(name="list")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from matrix.bench import print_figures, run_bench
 from matrix.errors import MatrixError
 from matrix.launch import Limits
 from matrix.run import RunOptions, log, run_matrix
@@ -33,6 +34,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", action="store_true", help="stop after writing WORKSPACE/run.json")
     run.add_argument("--cases", nargs="+", default=[], metavar="PATTERN",
                      help="fnmatch patterns on case ids (default: every case in runner/cases)")
+    bench = commands.add_parser("bench", help="measure this runner against a naive one; write SITE/bench.json")
+    add_selection(bench)
+    bench.add_argument("--workspace", type=Path, default=Path(".matrix"),
+                       help="whose environments to use, built if missing (default .matrix)")
+    bench.add_argument("--site", type=Path, default=Path("site"), help="where bench.json goes (default site)")
+    bench.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers at once (default: cores)")
+    bench.add_argument("--cases", nargs="+", default=[], metavar="PATTERN", help="fnmatch patterns on case ids")
+    bench.add_argument("--naive-sample", type=int, default=3, metavar="N",
+                       help="cells per stack and phase timed in the naive runner (default 3)")
     listing = commands.add_parser("list", help="print the selected stacks")
     add_selection(listing)
     versions = commands.add_parser("versions", help="print the stacks PyPI has and the declaration misses")
@@ -53,7 +63,7 @@ def add_selection(command: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        commands = {"run": run_command, "list": list_command, "versions": versions_command}
+        commands = {"run": run_command, "list": list_command, "versions": versions_command, "bench": bench_command}
         return commands[args.command](args)
     except MatrixError as exc:
         print(f"matrix: error: {exc}", file=sys.stderr)
@@ -81,6 +91,16 @@ def versions_command(args: argparse.Namespace) -> int:
         return 0
     print(f"# {len(blocks)} stack(s) PyPI has that {args.stacks_file} misses; paste, then check each installs:\n")
     print("\n\n".join(blocks))
+    return 0
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    patterns, tags = args.stacks, args.tags or ([] if args.stacks else ["quick"])
+    stacks, _ = select_stacks(load_stacks(args.stacks_file), patterns, tags)
+    workspace = Workspace(args.workspace.resolve())
+    options = RunOptions(workspace, args.jobs, Limits(), cases=tuple(args.cases))
+    with workspace.locked():
+        print_figures(run_bench(stacks, options, args.site.resolve(), args.naive_sample))
     return 0
 
 

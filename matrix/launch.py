@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,14 @@ class Watched:
 class WorkerStats:
     processes: int = 0
     peak_rss_mb: int = 0
+    seconds: float = 0.0  # summed lifetimes of the worker processes
+
+
+Progress = Callable[[int], None]  # told how many of the cells are done
+
+
+def no_progress(_done: int) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -55,15 +64,18 @@ class Failure:
     before_first_cell: bool
 
 
-def run_cells(stack: Stack, python: Path, phase: str, cells: list[Record],
-              workspace: Workspace, limits: Limits) -> WorkerStats:
+def run_cells(stack: Stack, python: Path, phase: str, cells: list[Record], workspace: Workspace,
+              limits: Limits, progress: Progress = no_progress) -> WorkerStats:
     """Run ``cells`` in as many worker processes as it takes."""
     remaining, stats = list(cells), WorkerStats()
     (workspace.root / workspace.log_file(stack.id, phase)).unlink(missing_ok=True)
     while remaining:
         stats.processes += 1
-        done, failure, peak = run_worker(stack, python, phase, remaining, workspace, limits)
+        offset, started = len(cells) - len(remaining), time.monotonic()
+        done, failure, peak = run_worker(stack, python, phase, remaining, workspace, limits,
+                                         shifted(progress, offset))
         stats.peak_rss_mb = max(stats.peak_rss_mb, peak)
+        stats.seconds += time.monotonic() - started
         remaining = remaining[done:]
         if failure is None:
             break
@@ -72,11 +84,17 @@ def run_cells(stack: Stack, python: Path, phase: str, cells: list[Record],
         for cell in blamed:
             workspace.write(cell["record"], failure_record(stack, phase, cell, failure, tail))
         remaining = remaining[len(blamed):]
+    progress(len(cells))
     return stats
 
 
-def run_worker(stack: Stack, python: Path, phase: str, cells: list[Record],
-               workspace: Workspace, limits: Limits) -> tuple[int, Failure | None, int]:
+def shifted(progress: Progress, offset: int) -> Progress:
+    """A later process's cells counted after the ones earlier processes finished."""
+    return lambda done: progress(offset + done)
+
+
+def run_worker(stack: Stack, python: Path, phase: str, cells: list[Record], workspace: Workspace,
+               limits: Limits, progress: Progress = no_progress) -> tuple[int, Failure | None, int]:
     """One worker process over ``cells``: how many finished in order, why it stopped short, and
     its peak resident memory in MB."""
     heartbeat = workspace.heartbeat_file(stack.id, phase)
@@ -91,7 +109,7 @@ def run_worker(stack: Stack, python: Path, phase: str, cells: list[Record],
             [str(python), "-m", "runner", phase, job_file], cwd=workspace.root,
             env=worker_env(stack), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        watched = watch(process, workspace.root / heartbeat, limits)
+        watched = watch(process, workspace.root / heartbeat, limits, progress)
     done = count_done(cells, workspace)
     if done == len(cells):
         return done, None, watched.peak_rss_mb
@@ -107,7 +125,8 @@ def worker_env(stack: Stack) -> dict[str, str]:
     return env
 
 
-def watch(process: subprocess.Popen[bytes], heartbeat: Path, limits: Limits) -> Watched:
+def watch(process: subprocess.Popen[bytes], heartbeat: Path, limits: Limits,
+          progress: Progress = no_progress) -> Watched:
     """Wait for the process; kill it when a cell passes its time limit or the worker its memory limit."""
     watched = Watched()
     deadline = time.monotonic() + limits.startup_timeout_s + limits.cell_timeout_s
@@ -115,6 +134,7 @@ def watch(process: subprocess.Popen[bytes], heartbeat: Path, limits: Limits) -> 
         cell = read_heartbeat(heartbeat)
         if cell != watched.last_cell:
             watched.last_cell, deadline = cell, time.monotonic() + limits.cell_timeout_s
+            progress(max(cell, 0))  # the worker started cell N: N are done
         rss = resident_mb(process.pid)
         watched.peak_rss_mb = max(watched.peak_rss_mb, rss)
         watched.timed_out = time.monotonic() > deadline

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from matrix.envs import Environment, ensure_env
-from matrix.launch import Limits, run_cells
+from matrix.launch import Limits, WorkerStats, run_cells
 from matrix.plan import (
     FORMATS,
     CodeDigest,
@@ -30,6 +30,7 @@ from matrix.plan import (
     plan_saves,
     select_cases,
 )
+from matrix.progress import Progress
 from matrix.stacks import Stack
 from matrix.store import SCHEMA, Record, Workspace
 from runner.formats import sha256_of
@@ -55,10 +56,18 @@ class RunSummary:
     loads_run: int
     cells: int
     seconds: float
+    workers: dict[str, Any]
+
+
+PROGRESS: list[Progress] = []  # the phase's live display, when one is running
 
 
 def log(message: str) -> None:
-    print(f"matrix: {message}", flush=True)
+    line = f"matrix: {message}"
+    if PROGRESS:
+        PROGRESS[-1].log(line)
+    else:
+        print(line, flush=True)
 
 
 def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
@@ -70,15 +79,17 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     ready = [s for s in stacks if envs[s.id].status == "ready"]
     saves = plan_saves(ready, code, workspace, fingerprint_at)
     log(f"{len(ready)}/{len(stacks)} stacks ready; {len(saves)} saves to run")
-    run_phase("save", ready, envs, [save_job_cell(c, workspace) for c in saves], options)
+    stats = run_phase("save", ready, envs, [save_job_cell(c, workspace) for c in saves], options)
     loads = plan_loads(ready, ready, code, workspace, fingerprint_at, workspace.read)
     log(f"{len(loads)} loads to run")
     check.report()
-    run_phase("load", ready, envs, [load_job_cell(c, workspace) for c in loads], options)
+    stats += run_phase("load", ready, envs, [load_job_cell(c, workspace) for c in loads], options)
     cells = assemble_cells(ready, code, workspace)
     report_failures(cells)
     seconds = round(time.monotonic() - started, 1)
-    summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds)
+    workers = {"processes": sum(s.processes for s in stats), "seconds": round(sum(s.seconds for s in stats), 1),
+               "peak_rss_mb": max((s.peak_rss_mb for s in stats), default=0), "jobs": options.jobs}
+    summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds, workers)
     write_run_file(stacks, envs, cells, describe_cases(code.cases), workspace, summary)
     return summary
 
@@ -167,21 +178,33 @@ def prepare_envs(stacks: list[Stack], options: RunOptions) -> dict[str, Environm
 
 
 def run_phase(phase: str, ready: list[Stack], envs: dict[str, Environment],
-              cells: list[Record], options: RunOptions) -> None:
+              cells: list[Record], options: RunOptions) -> list[WorkerStats]:
+    """Each stack's cells in its own worker, ``jobs`` stacks at a time, the longest first."""
     by_stack: dict[str, list[Record]] = defaultdict(list)
     for cell in cells:
         by_stack[cell["stack"]].append(cell)
     work = sorted((s for s in ready if by_stack[s.id]), key=lambda s: -len(by_stack[s.id]))
+    progress = Progress(phase, {s.id: len(by_stack[s.id]) for s in work})
 
-    def run(stack: Stack) -> None:
+    def run(stack: Stack) -> WorkerStats:
         started = time.monotonic()
         python = envs[stack.id].python
         assert python is not None
-        stats = run_cells(stack, python, phase, by_stack[stack.id], options.workspace, options.limits)
+        stats = run_cells(stack, python, phase, by_stack[stack.id], options.workspace, options.limits,
+                          lambda done: progress.advance(stack.id, done))
         extra = f", {stats.processes} processes" if stats.processes > 1 else ""
-        log(f"{stack.id}: {len(by_stack[stack.id])} {phase}s in {time.monotonic() - started:.1f} s, "
-            f"peak {stats.peak_rss_mb} MB{extra}")
-    in_parallel(run, work, options.jobs)
+        progress.finish(stack.id, f"matrix: {stack.id}: {len(by_stack[stack.id])} {phase}s in "
+                                  f"{time.monotonic() - started:.1f} s, peak {stats.peak_rss_mb} MB{extra}")
+        return stats
+
+    if not work:
+        return []
+    with progress:
+        PROGRESS.append(progress)
+        try:
+            return in_parallel(run, work, options.jobs)
+        finally:
+            PROGRESS.remove(progress)
 
 
 def save_job_cell(cell: SaveCell, workspace: Workspace) -> Record:
@@ -247,6 +270,7 @@ def write_run_file(stacks: list[Stack], envs: dict[str, Environment], cells: lis
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": summary.seconds,
         "computed": {"saves": summary.saves_run, "loads": summary.loads_run},
+        "workers": summary.workers,
         "host": {"python": platform.python_version(), "platform": platform.platform(), "argv": sys.argv[1:]},
         "stacks": [stack_entry(s, envs[s.id], workspace) for s in stacks],
         "cases": cases,
