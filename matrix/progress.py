@@ -80,7 +80,7 @@ class Progress:
         eta = f", about {seconds_text(elapsed / done * (self.total - done))} left" if 0 < done < self.total else ""
         running = sum(1 for s in self.stacks.values() if not s.finished and s.done)
         return (f"matrix: {self.phase}: {done}/{self.total} cells ({share:.0%}) in {seconds_text(elapsed)}"
-                f"{eta}; {running} stacks running")
+                f"{eta}; running: {running}")
 
     # -- output (callers hold the lock) ----------------------------------------------------------
 

@@ -1,5 +1,8 @@
 """The ladder's climb on stand-in rungs: where it stops, what it skips, when the probe runs."""
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from runner import compat, ladder
@@ -47,3 +50,14 @@ def test_attempts_record_the_call_and_safety(monkeypatch: pytest.MonkeyPatch) ->
     first, second = ladder.run_ladder(None, None, "model.h5", None, EXPECTED)
     assert first["error"]["message"] == "a cannot load" and first["stage"] == "load"
     assert (second["call"], second["unsafe"], second["max_abs_diff"]) == ("call unsafe", True, 0.0)
+
+
+def test_only_the_rung_named_for_it_turns_safe_mode_off() -> None:
+    """Models are untrusted input: every other rung (and every probe) keeps Keras's safe_mode on."""
+    tree = ast.parse(Path(ladder.__file__).read_text())
+    unsafe_calls = [function.name for function in ast.walk(tree) if isinstance(function, ast.FunctionDef)
+                    for node in ast.walk(function) if isinstance(node, ast.keyword) and node.arg == "safe_mode"]
+    assert unsafe_calls == ["load_unsafe"]
+    rungs = (*ladder.LADDER, *ladder.PROBES.values())
+    assert [(r.mode, r.unsafe) for r in rungs if r.load is ladder.load_unsafe or r.unsafe] == [
+        ("safe_mode=False", True)]
