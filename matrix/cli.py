@@ -22,25 +22,14 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m matrix", description="Keras compatibility matrix")
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="save and cross-load the reference models, then render the report")
-    add_selection(run)
-    run.add_argument("--workspace", type=Path, default=Path(".matrix"),
-                     help="environments, artifacts, records (default .matrix)")
-    run.add_argument("--site", type=Path, default=Path("site"), help="where the report goes (default site)")
-    run.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers at once (default: cores)")
+    add_work_options(run, "environments, artifacts, records", "the report")
     run.add_argument("--force", action="store_true", help="recompute every cell, fresh or not")
     run.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout_s, help="seconds one cell may take")
     run.add_argument("--memory-limit", type=int, default=Limits.memory_mb, metavar="MB",
                      help=f"resident memory one worker may use before it is killed (default {Limits.memory_mb})")
     run.add_argument("--no-report", action="store_true", help="stop after writing WORKSPACE/run.json")
-    run.add_argument("--cases", nargs="+", default=[], metavar="PATTERN",
-                     help="fnmatch patterns on case ids (default: every case in runner/cases)")
     bench = commands.add_parser("bench", help="measure this runner against a naive one; write SITE/bench.json")
-    add_selection(bench)
-    bench.add_argument("--workspace", type=Path, default=Path(".matrix"),
-                       help="whose environments to use, built if missing (default .matrix)")
-    bench.add_argument("--site", type=Path, default=Path("site"), help="where bench.json goes (default site)")
-    bench.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers at once (default: cores)")
-    bench.add_argument("--cases", nargs="+", default=[], metavar="PATTERN", help="fnmatch patterns on case ids")
+    add_work_options(bench, "whose environments to use, built if missing", "bench.json")
     bench.add_argument("--naive-sample", type=int, default=3, metavar="N",
                        help="cells per stack and phase timed in the naive runner (default 3)")
     listing = commands.add_parser("list", help="print the selected stacks")
@@ -49,6 +38,15 @@ def parser() -> argparse.ArgumentParser:
     versions.add_argument("--stacks-file", type=Path, default=DECLARATION,
                           help="the stacks declaration (default matrix/stacks.toml)")
     return top
+
+
+def add_work_options(command: argparse.ArgumentParser, workspace: str, site: str) -> None:
+    add_selection(command)
+    command.add_argument("--workspace", type=Path, default=Path(".matrix"), help=f"{workspace} (default .matrix)")
+    command.add_argument("--site", type=Path, default=Path("site"), help=f"where {site} goes (default site)")
+    command.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers at once (default: cores)")
+    command.add_argument("--cases", nargs="+", default=[], metavar="PATTERN",
+                         help="fnmatch patterns on case ids (default: every case in runner/cases)")
 
 
 def add_selection(command: argparse.ArgumentParser) -> None:

@@ -1,3 +1,4 @@
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -30,3 +31,21 @@ def browser() -> Iterator[Any]:
 
     with chromium() as launched:
         yield launched
+
+
+GOLDEN = Path(__file__).with_name("data") / "run-golden.json"
+
+
+@pytest.fixture(scope="session")
+def golden_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of the golden run file (tests/data/run-golden.json)."""
+    from reports.__main__ import main as report_main
+
+    site = tmp_path_factory.mktemp("golden-site")
+    assert report_main([str(GOLDEN), str(site)]) == 0
+    return site
+
+
+@pytest.fixture(scope="session")
+def golden_results(golden_site: Path) -> dict[str, Any]:
+    return dict(json.loads((golden_site / "results.json").read_text()))

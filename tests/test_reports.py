@@ -21,80 +21,69 @@ GOLDEN = Path(__file__).with_name("data") / "run-golden.json"
 XSS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(2)>')
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    site = tmp_path_factory.mktemp("site")
-    assert report_main([str(GOLDEN), str(site)]) == 0
-    return site
-
-
-@pytest.fixture(scope="module")
-def results(site: Path) -> dict[str, Any]:
-    return json.loads((site / "results.json").read_text())
-
-
 def embedded(page: str) -> dict[str, Any]:
     found = re.search(r'<script type="application/json" id="matrix-data">(.*?)</script>', page, re.S)
     assert found, "the page embeds its data"
     return json.loads(found.group(1))
 
 
-def test_results_json_follows_the_public_schema(results: dict[str, Any]) -> None:
-    assert results["schema"] == 2 and results["generated_at"]
-    assert set(results["stacks"][0]) >= {"id", "python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py",
+def test_results_json_follows_the_public_schema(golden_results: dict[str, Any]) -> None:
+    assert golden_results["schema"] == 2 and golden_results["generated_at"]
+    assert set(golden_results["stacks"][0]) >= {"id", "python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py",
                                          "backend", "status", "reason", "tags"}
-    remedy = next(c for c in results["cells"] if c["verdict"] == "remedy" and c["remedy"] == "compile=False")
+    remedy = next(c for c in golden_results["cells"] if c["verdict"] == "remedy" and c["remedy"] == "compile=False")
     assert set(remedy) >= {"producer", "consumer", "case", "format", "verdict", "remedy", "max_abs_diff",
                            "signature", "signature_id", "error", "custom_objects_needed", "attempts"}
     assert remedy["attempts"][0]["outcome"] == "error" and remedy["signature_id"]  # known by the documented error
     assert set(remedy["attempts"][0]) == {"mode", "call", "outcome", "unsafe", "probe", "max_abs_diff", "error",
                                           "seconds"}
-    assert {c["verdict"] for c in results["cells"]} == set(VERDICTS)
+    assert {c["verdict"] for c in golden_results["cells"]} == set(VERDICTS)
 
 
-def test_a_dead_worker_keeps_its_log_tail(results: dict[str, Any]) -> None:
-    crashed = next(c for c in results["cells"] if c["verdict"] == "crashed")
+def test_a_dead_worker_keeps_its_log_tail(golden_results: dict[str, Any]) -> None:
+    crashed = next(c for c in golden_results["cells"] if c["verdict"] == "crashed")
     assert crashed["error"]["message"] == "worker killed by signal SIGSEGV"
     assert "Segmentation fault" in crashed["error"]["tail"] and crashed["signature_id"] == "worker-crashed"
 
 
-def test_signatures_are_grouped_with_the_catalogs_words(site: Path, results: dict[str, Any]) -> None:
-    groups = {g["id"]: g for g in results["signatures"]}
-    assert sum(g["cells"] for g in groups.values()) == sum(1 for c in results["cells"] if c["signature"])
+def test_signatures_are_grouped_with_the_catalogs_words(golden_site: Path, golden_results: dict[str, Any]) -> None:
+    groups = {g["id"]: g for g in golden_results["signatures"]}
+    assert sum(g["cells"] for g in groups.values()) == sum(1 for c in golden_results["cells"] if c["signature"])
     batch = groups["keras3-batch-shape"]
     assert batch["title"] and batch["seen"]["consumer_flavors"] == ["keras2", "tf_keras"]
     assert None in groups  # errors no catalog entry knows still appear
-    page = (site / "index.html").read_text()
+    page = (golden_site / "index.html").read_text()
     assert str(markupsafe.escape(batch["title"])) in page and "What worked here" in page
 
 
-def test_csv_has_one_row_per_cell(site: Path, results: dict[str, Any]) -> None:
-    frame = pd.read_csv(site / "results.csv")
-    assert len(frame) == len(results["cells"]) == 81
+def test_csv_has_one_row_per_cell(golden_site: Path, golden_results: dict[str, Any]) -> None:
+    frame = pd.read_csv(golden_site / "results.csv")
+    assert len(frame) == len(golden_results["cells"]) == 81
     assert frame["verdict"].value_counts().to_dict() == pd.Series(
-        [c["verdict"] for c in results["cells"]]).value_counts().to_dict()
+        [c["verdict"] for c in golden_results["cells"]]).value_counts().to_dict()
 
 
-def test_header_names_the_run_and_every_stack_with_its_status(site: Path, results: dict[str, Any]) -> None:
-    page = (site / "index.html").read_text()
+def test_header_names_the_run_and_every_stack_with_its_status(golden_site: Path,
+                                                             golden_results: dict[str, Any]) -> None:
+    page = (golden_site / "index.html").read_text()
     assert "took 44 min 1 s" in page and "Python 3.11.7" in page and "backend venv" in page
-    for stack in results["stacks"]:
+    for stack in golden_results["stacks"]:
         assert f"<code>{stack['id']}</code>" in page
     assert "unavailable" in page and html.escape("found none <anywhere>", quote=True) in page
     assert "install-failed" in page and 'href="results.json"' in page and 'href="results.csv"' in page
 
 
-def test_the_page_is_self_contained(site: Path) -> None:
-    page = (site / "index.html").read_text()
+def test_the_page_is_self_contained(golden_site: Path) -> None:
+    page = (golden_site / "index.html").read_text()
     assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', page)
     assert "<style>" in page and "@import" not in page
 
 
-def test_every_cell_is_where_the_page_script_reads_it(results: dict[str, Any], site: Path) -> None:
-    data = embedded((site / "index.html").read_text())
+def test_every_cell_is_where_the_page_script_reads_it(golden_results: dict[str, Any], golden_site: Path) -> None:
+    data = embedded((golden_site / "index.html").read_text())
     stacks, cases, formats = ([x["id"] for x in data["stacks"]], [x["id"] for x in data["cases"]], data["formats"])
     strings = data["strings"]
-    for cell in results["cells"]:
+    for cell in golden_results["cells"]:
         i = ((formats.index(cell["format"]) * len(cases) + cases.index(cell["case"])) * len(stacks)
              + stacks.index(cell["producer"])) * len(stacks) + stacks.index(cell["consumer"])
         assert data["verdicts"][int(data["verdict"][i])] == cell["verdict"]
@@ -107,8 +96,8 @@ def test_every_cell_is_where_the_page_script_reads_it(results: dict[str, Any], s
         assert seconds == [round((a["seconds"] or 0) * 1000) for a in cell["attempts"]]
 
 
-def test_error_text_is_escaped_not_executed(site: Path) -> None:
-    page = (site / "index.html").read_text()
+def test_error_text_is_escaped_not_executed(golden_site: Path) -> None:
+    page = (golden_site / "index.html").read_text()
     for attack in XSS:
         assert attack not in page
     assert html.escape(XSS[0], quote=False) in page  # the signature's raw message, as text
@@ -133,11 +122,11 @@ def test_catalog_prose_marks_code_but_escapes_everything_else() -> None:
     assert str(inline_code("with ``custom_objects``.")) == "with <code>custom_objects</code>."
 
 
-def test_each_stack_counts_what_it_saved_and_what_it_loaded(results: dict[str, Any]) -> None:
-    frame = pd.DataFrame(results["cells"])
+def test_each_stack_counts_what_it_saved_and_what_it_loaded(golden_results: dict[str, Any]) -> None:
+    frame = pd.DataFrame(golden_results["cells"])
     for role in ("producer", "consumer"):
         counted = by_stack(frame, role)
-        for stack in {c[role] for c in results["cells"]}:
-            cells = [c["verdict"] for c in results["cells"] if c[role] == stack]
+        for stack in {c[role] for c in golden_results["cells"]}:
+            cells = [c["verdict"] for c in golden_results["cells"] if c[role] == stack]
             assert dict(counted[stack]) == {v: cells.count(v) for v in set(cells)}
             assert [v for v, _ in counted[stack]] == [v for v in VERDICTS if v in cells]  # in verdict order
