@@ -1,4 +1,4 @@
-"""Sessions: matrix (default), bench, list, versions, tests, screenshots, lint.
+"""Sessions: matrix (default), report, bench, list, versions, tests, screenshots, lint.
 Thin: the work lives in matrix/ and reports/.
 
     nox -s matrix                         # default stacks, report in site/
@@ -26,6 +26,13 @@ def matrix(session: nox.Session) -> None:
     """Build the stacks, save and cross-load the reference models, render site/."""
     install_group(session, "host")
     session.run("python", "-m", "matrix", "run", *session.posargs)
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Render a report from a run file: `-- RUN_JSON SITE [--previous DIR] [--summary FILE]`."""
+    install_group(session, "host")
+    session.run("python", "-m", "reports", *(session.posargs or [".matrix/run.json", "site"]))
 
 
 @nox.session

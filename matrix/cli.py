@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import errno
+import hashlib
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from matrix.bench import print_figures, run_bench
-from matrix.errors import MatrixError
+from matrix.errors import MatrixError, SelectionError
 from matrix.launch import Limits
-from matrix.run import RunOptions, log, run_matrix
+from matrix.plan import digest_runner
+from matrix.run import PHASES, RunOptions, log, run_matrix
 from matrix.stacks import DECLARATION, Stack, load_stacks, select_stacks
 from matrix.store import Workspace
 from matrix.versions import missing_stacks
@@ -28,12 +31,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--memory-limit", type=int, default=Limits.memory_mb, metavar="MB",
                      help=f"resident memory one worker may use before it is killed (default {Limits.memory_mb})")
     run.add_argument("--no-report", action="store_true", help="stop after writing WORKSPACE/run.json")
+    run.add_argument("--phase", choices=PHASES, default="all",
+                     help="one step of a sharded run: save, load, or report (assemble and render only)")
+    run.add_argument("--shard", metavar="STACK", help="only this stack's saves, or its loads as the consumer")
     bench = commands.add_parser("bench", help="measure this runner against a naive one; write SITE/bench.json")
     add_work_options(bench, "whose environments to use, built if missing", "bench.json")
     bench.add_argument("--naive-sample", type=int, default=3, metavar="N",
                        help="cells per stack and phase timed in the naive runner (default 3)")
     listing = commands.add_parser("list", help="print the selected stacks")
     add_selection(listing)
+    listing.add_argument("--json", action="store_true", help="as JSON, the matrix a CI workflow shards by")
     versions = commands.add_parser("versions", help="print the stacks PyPI has and the declaration misses")
     versions.add_argument("--stacks-file", type=Path, default=DECLARATION,
                           help="the stacks declaration (default matrix/stacks.toml)")
@@ -76,10 +83,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def list_command(args: argparse.Namespace) -> int:
     stacks, _ = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags)
+    if args.json:
+        print(json.dumps(stack_plan(stacks)))
+        return 0
     for stack in stacks:
         env = " ".join(f"{k}={v}" for k, v in stack.env.items())
         print(f"{stack.id:28} python {stack.python:5} {' '.join(stack.requirements)} {env}".rstrip())
     return 0
+
+
+def stack_plan(stacks: list[Stack]) -> list[dict[str, str | bool]]:
+    """The stacks as a CI matrix: id, Python, and a key that changes whenever its save records
+    would (its pins, the runner's code), unique per run for unpinned nightly stacks."""
+    code = digest_runner()
+    code_key = hashlib.sha256(json.dumps([code.core, code.cases], sort_keys=True).encode()).hexdigest()[:16]
+    return [{"id": s.id, "python": s.python, "cache_key": f"{s.fingerprint()}-{code_key}",
+             "pinned": "nightly" not in s.tags} for s in stacks]
 
 
 def versions_command(args: argparse.Namespace) -> int:
@@ -107,15 +126,18 @@ def run_command(args: argparse.Namespace) -> int:
     for pattern in unmatched:
         log(f"warning: no stack matches {pattern!r}; `python -m matrix list` shows the known ones")
     workspace = Workspace(args.workspace.resolve())
+    if args.shard and args.shard not in {s.id for s in stacks}:
+        raise SelectionError(f"--shard {args.shard!r} is not among the selected stacks: "
+                             f"{', '.join(s.id for s in stacks)}")
     limits = Limits(cell_timeout_s=args.cell_timeout, memory_mb=args.memory_limit)
-    options = RunOptions(workspace, args.jobs, limits, args.force, tuple(args.cases))
+    options = RunOptions(workspace, args.jobs, limits, args.force, tuple(args.cases), args.phase, args.shard)
     with workspace.locked():
-        return run_and_report(stacks, options, args.site.resolve(), args.no_report)
+        return run_and_report(stacks, options, args.site.resolve(), args.no_report or args.phase in ("save", "load"))
 
 
 def run_and_report(stacks: list[Stack], options: RunOptions, site: Path, no_report: bool) -> int:
     summary = run_matrix(stacks, options)
-    log(f"done in {summary.seconds:.1f} s: {summary.ready}/{summary.stacks} stacks, "
+    log(f"done in {summary.seconds:.1f} s: {summary.ready}/{summary.stacks} stacks ready, "
         f"{summary.saves_run} saves and {summary.loads_run} loads computed, {summary.cells} cells")
     if summary.ready < summary.stacks:
         log(f"warning: {summary.stacks - summary.ready} stack(s) did not run; the report shows why")

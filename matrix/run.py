@@ -46,6 +46,11 @@ class RunOptions:
     limits: Limits
     force: bool = False
     cases: tuple[str, ...] = ()
+    phase: str = "all"  # or one of "save", "load", "report": one step of a sharded run
+    shard: str | None = None  # a stack id: only its saves, or only its loads as the consumer
+
+
+PHASES = ("all", "save", "load", "report")
 
 
 @dataclass(frozen=True)
@@ -71,27 +76,56 @@ def log(message: str) -> None:
 
 
 def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
+    """Save what is stale, load what is stale, then assemble every cell into run.json.
+
+    One phase and one shard at a time is how CI spreads the work over machines: save jobs per
+    stack, load jobs per consumer stack over everyone's artifacts, then one report job."""
     started = time.monotonic()
     workspace, code = options.workspace, select_cases(digest_runner(), list(options.cases))
     check = RecordCheck(workspace)
     fingerprint_at = no_records if options.force else check.fingerprint_at
-    envs = prepare_envs(stacks, options)
-    ready = [s for s in stacks if envs[s.id].status == "ready"]
-    saves = plan_saves(ready, code, workspace, fingerprint_at)
-    log(f"{len(ready)}/{len(stacks)} stacks ready; {len(saves)} saves to run")
-    stats = run_phase("save", ready, envs, [save_job_cell(c, workspace) for c in saves], options)
-    loads = plan_loads(ready, ready, code, workspace, fingerprint_at, workspace.read)
-    log(f"{len(loads)} loads to run")
-    check.report()
-    stats += run_phase("load", ready, envs, [load_job_cell(c, workspace) for c in loads], options)
-    cells = assemble_cells(ready, code, workspace)
+    mine = [s for s in stacks if options.shard in (None, s.id)]
+    envs = prepare_envs(mine, options) if options.phase != "report" else {}
+    statuses = {s.id: stack_status(s, envs.get(s.id), workspace) for s in stacks}
+    ready = [s for s in stacks if statuses[s.id]["status"] == "ok"]
+    workers = [s for s in mine if s.id in envs and envs[s.id].status == "ready"]
+    saves: list[SaveCell] = []
+    loads: list[LoadCell] = []
+    stats: list[WorkerStats] = []
+    if options.phase in ("all", "save"):
+        saves = plan_saves(workers, code, workspace, fingerprint_at)
+        log(f"{len(workers)}/{len(mine)} stacks ready; {len(saves)} saves to run")
+        stats += run_phase("save", workers, envs, [save_job_cell(c, workspace) for c in saves], options)
+    if options.phase in ("all", "load"):
+        loads = plan_loads(workers, ready, code, workspace, fingerprint_at, workspace.read)
+        log(f"{len(loads)} loads to run")
+        check.report()
+        stats += run_phase("load", workers, envs, [load_job_cell(c, workspace) for c in loads], options)
+    cells = assemble_cells(ready, code, workspace) if options.phase in ("all", "report") else []
     report_failures(cells)
     seconds = round(time.monotonic() - started, 1)
-    workers = {"processes": sum(s.processes for s in stats), "seconds": round(sum(s.seconds for s in stats), 1),
-               "peak_rss_mb": max((s.peak_rss_mb for s in stats), default=0), "jobs": options.jobs}
-    summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds, workers)
-    write_run_file(stacks, envs, cells, describe_cases(code.cases), workspace, summary)
+    worker_totals = {"processes": sum(s.processes for s in stats), "seconds": round(sum(s.seconds for s in stats), 1),
+                     "peak_rss_mb": max((s.peak_rss_mb for s in stats), default=0), "jobs": options.jobs}
+    summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds, worker_totals)
+    if options.phase in ("all", "report"):
+        write_run_file(stacks, statuses, cells, describe_cases(code.cases), workspace, summary)
     return summary
+
+
+def stack_status(stack: Stack, env: Environment | None, workspace: Workspace) -> Record:
+    """What became of a stack's environment: from this run, else from the run that built it
+    (a save job of a sharded run), recorded under records/stacks/."""
+    relative = workspace.stack_record(stack.id)
+    if env is not None:
+        status = {"schema": SCHEMA, "id": stack.id, "fingerprint": stack.fingerprint(),
+                  "status": "ok" if env.status == "ready" else env.status, "reason": env.reason}
+        workspace.write(relative, status)
+        return status
+    recorded = workspace.read(relative)
+    if recorded is None or recorded.get("fingerprint") != stack.fingerprint():
+        return {"id": stack.id, "status": "missing",
+                "reason": "no job built this stack for this workspace (its records are not here)"}
+    return recorded
 
 
 def no_records(_relative: str) -> None:
@@ -263,7 +297,7 @@ def first_error(attempts: list[Record]) -> Record | None:
     return attempts[0].get("error")
 
 
-def write_run_file(stacks: list[Stack], envs: dict[str, Environment], cells: list[Record],
+def write_run_file(stacks: list[Stack], statuses: dict[str, Record], cells: list[Record],
                    cases: list[Record], workspace: Workspace, summary: RunSummary) -> None:
     workspace.write(str(workspace.run_file.relative_to(workspace.root)), {
         "schema": SCHEMA,
@@ -272,19 +306,19 @@ def write_run_file(stacks: list[Stack], envs: dict[str, Environment], cells: lis
         "computed": {"saves": summary.saves_run, "loads": summary.loads_run},
         "workers": summary.workers,
         "host": {"python": platform.python_version(), "platform": platform.platform(), "argv": sys.argv[1:]},
-        "stacks": [stack_entry(s, envs[s.id], workspace) for s in stacks],
+        "stacks": [stack_entry(s, statuses[s.id], workspace) for s in stacks],
         "cases": cases,
         "cells": cells,
     })
 
 
-def stack_entry(stack: Stack, env: Environment, workspace: Workspace) -> Record:
-    runtime = runtime_of(stack, workspace) if env.status == "ready" else {}
+def stack_entry(stack: Stack, status: Record, workspace: Workspace) -> Record:
+    runtime = runtime_of(stack, workspace) if status["status"] == "ok" else {}
     return {"id": stack.id, "python": runtime.get("python", stack.python),
             "tensorflow": runtime.get("tensorflow"), "keras": runtime.get("keras"),
             "keras_flavor": runtime.get("keras_flavor"), "numpy": runtime.get("numpy"),
-            "h5py": runtime.get("h5py"), "backend": "venv", "status": "ok" if env.status == "ready" else env.status,
-            "reason": env.reason, "requirements": list(stack.requirements), "env": stack.env,
+            "h5py": runtime.get("h5py"), "backend": "venv", "status": status["status"],
+            "reason": status.get("reason", ""), "requirements": list(stack.requirements), "env": stack.env,
             "tags": list(stack.tags)}
 
 

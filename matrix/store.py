@@ -45,6 +45,9 @@ class Workspace:
     def log_file(self, stack_id: str, phase: str) -> str:
         return f"logs/{stack_id}.{phase}.log"
 
+    def stack_record(self, stack_id: str) -> str:
+        return f"records/stacks/{stack_id}.json"
+
     def save_record(self, producer: str, case: str, fmt: str) -> str:
         return f"records/save/{producer}/{case}.{fmt}.json"
 

@@ -1,29 +1,44 @@
-"""``python -m reports RUN_JSON SITE_DIR``: write results.json, results.csv and index.html."""
+"""``python -m reports RUN_JSON SITE_DIR [--previous DIR] [--summary FILE]``: write results.json,
+results.csv and index.html; with the previously published site, also the changes since it,
+trend.json and changes.xml (Atom)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
+from reports.history import summary_markdown, update_history
 from reports.render import render_site
 from reports.results import build_results, write_results
 
 
+def parser() -> argparse.ArgumentParser:
+    command = argparse.ArgumentParser(prog="python -m reports")
+    command.add_argument("run_file", type=Path, help="the run.json a matrix run wrote")
+    command.add_argument("site", type=Path, help="where the report goes")
+    command.add_argument("--previous", type=Path, help="the previously published site (results.json, trend.json)")
+    command.add_argument("--summary", type=Path, help="append the changes, as Markdown, to this file")
+    return command
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m reports RUN_JSON SITE_DIR", file=sys.stderr)
-        return 2
-    run_file, site = Path(argv[0]), Path(argv[1])
+    args = parser().parse_args(argv)
     try:
-        run = json.loads(run_file.read_text())
+        run = json.loads(args.run_file.read_text())
     except (OSError, ValueError) as exc:
-        print(f"reports: error: cannot read {run_file} ({exc}); run `nox -s matrix` first", file=sys.stderr)
+        print(f"reports: error: cannot read {args.run_file} ({exc}); run `nox -s matrix` first", file=sys.stderr)
         return 2
     results = build_results(run)
-    frame = write_results(results, site)
-    page = render_site(results, frame, site)
-    print(f"reports: {len(results['cells'])} cells -> {page}, {site / 'results.json'}, {site / 'results.csv'}")
+    frame = write_results(results, args.site)
+    history = update_history(args.previous, results, args.site) if args.previous else None
+    if history and args.summary:
+        with open(args.summary, "a") as summary:
+            summary.write(summary_markdown(history))
+    page = render_site(results, frame, args.site, history)
+    print(f"reports: {len(results['cells'])} cells -> {page}, {args.site / 'results.json'}, "
+          f"{args.site / 'results.csv'}")
     return 0
 
 

@@ -48,7 +48,8 @@ def inline_code(text: str) -> markupsafe.Markup:
     return markupsafe.Markup(re.sub(r"`{1,2}([^`]+)`{1,2}", r"<code>\1</code>", escaped))
 
 
-def render_site(results: dict[str, Any], frame: pd.DataFrame, site: Path) -> Path:
+def render_site(results: dict[str, Any], frame: pd.DataFrame, site: Path,
+                history: dict[str, Any] | None = None) -> Path:
     html = environment().get_template("index.html.j2").render(
         results=results, stacks=results["stacks"], ready=[s for s in results["stacks"] if s["status"] == "ok"],
         counts=verdict_counts(frame), signatures=results["signatures"],
@@ -58,6 +59,7 @@ def render_site(results: dict[str, Any], frame: pd.DataFrame, site: Path) -> Pat
         duration=duration(results.get("seconds")), backends=backends(results["stacks"]),
         style=own_file("page.css"), script=own_file("page.js"),
         letters_json=embed(LETTERS), data=embed(page_data(results, frame)),
+        history=history, trend=trend_svg(history["nights"]) if history else None,
     )
     target = site / "index.html"
     target.write_text(html)
@@ -91,3 +93,22 @@ def duration(seconds: float | None) -> str:
 
 def backends(stacks: list[dict[str, Any]]) -> str:
     return ", ".join(sorted({str(s.get("backend") or "venv") for s in stacks})) or "none"
+
+
+TREND_LINES = (("ok", "#009E73"), ("remedy", "#56B4E9"), ("error", "#D55E00"), ("mismatch", "#CC79A7"))
+
+
+def trend_svg(nights: list[dict[str, Any]], width: int = 640, height: int = 160) -> markupsafe.Markup:
+    """Verdict totals night by night, one line each; numbers only, so nothing to escape."""
+    if len(nights) < 2:
+        return markupsafe.Markup("")
+    top = max(max(n["totals"].get(v, 0) for v, _ in TREND_LINES) for n in nights) or 1
+    step = (width - 20) / (len(nights) - 1)
+    lines = []
+    for verdict, colour in TREND_LINES:
+        points = " ".join(f"{10 + i * step:.1f},{height - 10 - (height - 20) * n['totals'].get(verdict, 0) / top:.1f}"
+                          for i, n in enumerate(nights))
+        lines.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}">'
+                     f"<title>{verdict}</title></polyline>")
+    return markupsafe.Markup(f'<svg class="trend" width="{width}" height="{height}" role="img" '
+                             f'aria-label="verdict totals per night">{"".join(lines)}</svg>')
