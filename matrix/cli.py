@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 from matrix.bench import print_figures, run_bench
+from matrix.containers import DockerOptions
 from matrix.errors import MatrixError, SelectionError
 from matrix.launch import Limits
 from matrix.plan import digest_runner
 from matrix.run import PHASES, RunOptions, log, run_matrix
-from matrix.stacks import DECLARATION, Stack, load_stacks, select_stacks
+from matrix.stacks import BACKENDS, DECLARATION, Stack, load_stacks, select_stacks
 from matrix.store import Workspace
 from matrix.versions import missing_stacks
 
@@ -34,6 +35,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--phase", choices=PHASES, default="all",
                      help="one step of a sharded run: save, load, or report (assemble and render only)")
     run.add_argument("--shard", metavar="STACK", help="only this stack's saves, or its loads as the consumer")
+    run.add_argument("--backend", choices=BACKENDS, help="run every stack in a venv or a Docker container "
+                                                         "(default: each stack's own, venv unless declared)")
+    run.add_argument("--docker-base", metavar="IMAGE", help="base image of stack images (default python:X.Y-slim)")
+    run.add_argument("--docker-ca", type=Path, metavar="DIR",
+                     help="extra CA certificates (*.crt) to trust while building images behind a TLS proxy")
     bench = commands.add_parser("bench", help="measure this runner against a naive one; write SITE/bench.json")
     add_work_options(bench, "whose environments to use, built if missing", "bench.json")
     bench.add_argument("--naive-sample", type=int, default=3, metavar="N",
@@ -130,7 +136,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise SelectionError(f"--shard {args.shard!r} is not among the selected stacks: "
                              f"{', '.join(s.id for s in stacks)}")
     limits = Limits(cell_timeout_s=args.cell_timeout, memory_mb=args.memory_limit)
-    options = RunOptions(workspace, args.jobs, limits, args.force, tuple(args.cases), args.phase, args.shard)
+    options = RunOptions(workspace, args.jobs, limits, args.force, tuple(args.cases), args.phase, args.shard,
+                         args.backend, DockerOptions(args.docker_base, args.docker_ca))
     with workspace.locked():
         return run_and_report(stacks, options, args.site.resolve(), args.no_report or args.phase in ("save", "load"))
 

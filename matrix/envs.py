@@ -29,6 +29,7 @@ class Environment:
     reason: str = ""
     seconds: float = 0.0
     reused: bool = False
+    image: str | None = None  # set when the stack runs in a container (matrix.containers)
 
 
 def find_uv() -> str:

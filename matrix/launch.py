@@ -15,8 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from matrix.containers import start_container
+from matrix.envs import Environment
 from matrix.stacks import Stack
 from matrix.store import SCHEMA, Record, Workspace
 
@@ -64,7 +66,7 @@ class Failure:
     before_first_cell: bool
 
 
-def run_cells(stack: Stack, python: Path, phase: str, cells: list[Record], workspace: Workspace,
+def run_cells(stack: Stack, env: Environment, phase: str, cells: list[Record], workspace: Workspace,
               limits: Limits, progress: Progress = no_progress) -> WorkerStats:
     """Run ``cells`` in as many worker processes as it takes."""
     remaining, stats = list(cells), WorkerStats()
@@ -72,7 +74,7 @@ def run_cells(stack: Stack, python: Path, phase: str, cells: list[Record], works
     while remaining:
         stats.processes += 1
         offset, started = len(cells) - len(remaining), time.monotonic()
-        done, failure, peak = run_worker(stack, python, phase, remaining, workspace, limits,
+        done, failure, peak = run_worker(stack, env, phase, remaining, workspace, limits,
                                          shifted(progress, offset))
         stats.peak_rss_mb = max(stats.peak_rss_mb, peak)
         stats.seconds += time.monotonic() - started
@@ -93,7 +95,7 @@ def shifted(progress: Progress, offset: int) -> Progress:
     return lambda done: progress(offset + done)
 
 
-def run_worker(stack: Stack, python: Path, phase: str, cells: list[Record], workspace: Workspace,
+def run_worker(stack: Stack, env: Environment, phase: str, cells: list[Record], workspace: Workspace,
                limits: Limits, progress: Progress = no_progress) -> tuple[int, Failure | None, int]:
     """One worker process over ``cells``: how many finished in order, why it stopped short, and
     its peak resident memory in MB."""
@@ -104,16 +106,51 @@ def run_worker(stack: Stack, python: Path, phase: str, cells: list[Record], work
                                "heartbeat": heartbeat, "cells": cells})
     log_path = workspace.root / workspace.log_file(stack.id, phase)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a") as log:
-        process = subprocess.Popen(
-            [str(python), "-m", "runner", phase, job_file], cwd=workspace.root,
-            env=worker_env(stack), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        watched = watch(process, workspace.root / heartbeat, limits, progress)
+    command = [str(env.python), "-m", "runner", phase, job_file]
+    if env.image:
+        worker: Worker = start_container(env, stack, command, workspace.root, log_path, limits.memory_mb)
+    else:
+        worker = LocalWorker(command, stack, workspace.root, log_path)
+    watched = watch(worker, workspace.root / heartbeat, limits, progress)
+    if getattr(worker, "oom_killed", False):  # a container's memory limit is the kernel's to enforce
+        watched.killed_at_mb = limits.memory_mb
     done = count_done(cells, workspace)
     if done == len(cells):
         return done, None, watched.peak_rss_mb
-    return done, describe_failure(process.returncode, watched, limits), watched.peak_rss_mb
+    return done, describe_failure(worker.returncode, watched, limits), watched.peak_rss_mb
+
+
+class Worker(Protocol):
+    """A running worker as the watcher sees it: a local process or a container."""
+
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def kill(self) -> None: ...
+
+    def resident_mb(self) -> int: ...
+
+
+class LocalWorker:
+    """A worker process in the stack's virtualenv, in its own process group."""
+
+    def __init__(self, command: list[str], stack: Stack, workspace: Path, log_path: Path) -> None:
+        with open(log_path, "a") as log:
+            self.process = subprocess.Popen(command, cwd=workspace, env=worker_env(stack), stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        self.returncode = self.process.poll()
+        return self.returncode
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.returncode = self.process.wait()
+
+    def resident_mb(self) -> int:
+        return resident_mb(self.process.pid)
 
 
 def worker_env(stack: Stack) -> dict[str, str]:
@@ -125,24 +162,22 @@ def worker_env(stack: Stack) -> dict[str, str]:
     return env
 
 
-def watch(process: subprocess.Popen[bytes], heartbeat: Path, limits: Limits,
-          progress: Progress = no_progress) -> Watched:
-    """Wait for the process; kill it when a cell passes its time limit or the worker its memory limit."""
+def watch(worker: Worker, heartbeat: Path, limits: Limits, progress: Progress = no_progress) -> Watched:
+    """Wait for the worker; kill it when a cell passes its time limit or the worker its memory limit."""
     watched = Watched()
     deadline = time.monotonic() + limits.startup_timeout_s + limits.cell_timeout_s
-    while process.poll() is None:
+    while worker.poll() is None:
         cell = read_heartbeat(heartbeat)
         if cell != watched.last_cell:
             watched.last_cell, deadline = cell, time.monotonic() + limits.cell_timeout_s
             progress(max(cell, 0))  # the worker started cell N: N are done
-        rss = resident_mb(process.pid)
+        rss = worker.resident_mb()
         watched.peak_rss_mb = max(watched.peak_rss_mb, rss)
         watched.timed_out = time.monotonic() > deadline
         if rss > limits.memory_mb:
             watched.killed_at_mb = rss
         if watched.timed_out or watched.killed_at_mb:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            worker.kill()
             break
         time.sleep(POLL_S)
     if not (watched.timed_out or watched.killed_at_mb):

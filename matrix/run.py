@@ -12,11 +12,12 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from matrix.containers import DockerOptions, ensure_image
 from matrix.envs import Environment, ensure_env
 from matrix.launch import Limits, WorkerStats, run_cells
 from matrix.plan import (
@@ -48,6 +49,8 @@ class RunOptions:
     cases: tuple[str, ...] = ()
     phase: str = "all"  # or one of "save", "load", "report": one step of a sharded run
     shard: str | None = None  # a stack id: only its saves, or only its loads as the consumer
+    backend: str | None = None  # venv or docker for every stack; None: each stack's own
+    docker: DockerOptions = field(default_factory=DockerOptions)
 
 
 PHASES = ("all", "save", "load", "report")
@@ -118,7 +121,8 @@ def stack_status(stack: Stack, env: Environment | None, workspace: Workspace) ->
     relative = workspace.stack_record(stack.id)
     if env is not None:
         status = {"schema": SCHEMA, "id": stack.id, "fingerprint": stack.fingerprint(),
-                  "status": "ok" if env.status == "ready" else env.status, "reason": env.reason}
+                  "status": "ok" if env.status == "ready" else env.status, "reason": env.reason,
+                  "backend": "docker" if env.image else "venv", "image": env.image}
         workspace.write(relative, status)
         return status
     recorded = workspace.read(relative)
@@ -202,11 +206,14 @@ def in_parallel(function: Callable[[T], R], items: Iterable[T], jobs: int) -> li
 
 def prepare_envs(stacks: list[Stack], options: RunOptions) -> dict[str, Environment]:
     def prepare(stack: Stack) -> Environment:
-        env = ensure_env(stack, options.workspace.envs)
+        if (options.backend or stack.backend) == "docker":
+            env = ensure_image(stack, options.docker)
+        else:
+            env = ensure_env(stack, options.workspace.envs)
         if env.status != "ready":
             log(f"{stack.id}: {env.status}: {env.reason}")
         elif not env.reused:
-            log(f"{stack.id}: environment built in {env.seconds:.1f} s")
+            log(f"{stack.id}: {'image' if env.image else 'environment'} built in {env.seconds:.1f} s")
         return env
     return {env.stack_id: env for env in in_parallel(prepare, stacks, options.jobs)}
 
@@ -222,9 +229,7 @@ def run_phase(phase: str, ready: list[Stack], envs: dict[str, Environment],
 
     def run(stack: Stack) -> WorkerStats:
         started = time.monotonic()
-        python = envs[stack.id].python
-        assert python is not None
-        stats = run_cells(stack, python, phase, by_stack[stack.id], options.workspace, options.limits,
+        stats = run_cells(stack, envs[stack.id], phase, by_stack[stack.id], options.workspace, options.limits,
                           lambda done: progress.advance(stack.id, done))
         extra = f", {stats.processes} processes" if stats.processes > 1 else ""
         progress.finish(stack.id, f"matrix: {stack.id}: {len(by_stack[stack.id])} {phase}s in "
@@ -317,7 +322,7 @@ def stack_entry(stack: Stack, status: Record, workspace: Workspace) -> Record:
     return {"id": stack.id, "python": runtime.get("python", stack.python),
             "tensorflow": runtime.get("tensorflow"), "keras": runtime.get("keras"),
             "keras_flavor": runtime.get("keras_flavor"), "numpy": runtime.get("numpy"),
-            "h5py": runtime.get("h5py"), "backend": "venv", "status": status["status"],
+            "h5py": runtime.get("h5py"), "backend": status.get("backend", stack.backend), "status": status["status"],
             "reason": status.get("reason", ""), "requirements": list(stack.requirements), "env": stack.env,
             "tags": list(stack.tags)}
 

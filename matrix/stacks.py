@@ -16,7 +16,8 @@ from matrix.errors import SelectionError, StackDeclarationError
 DECLARATION = Path(__file__).with_name("stacks.toml")
 PYTHON_VERSION = re.compile(r"^3\.\d+$")
 T = TypeVar("T")
-KNOWN_FIELDS = {"id", "python", "requirements", "env", "tags", "default"}
+KNOWN_FIELDS = {"id", "python", "requirements", "env", "tags", "default", "backend"}
+BACKENDS = ("venv", "docker")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +30,7 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict, hash=False)
     tags: tuple[str, ...] = ()
     default: bool = True
+    backend: str = "venv"  # or "docker"; --backend overrides it for a whole run
 
     def fingerprint(self) -> str:
         """Changes exactly when the environment would be built differently."""
@@ -77,8 +79,11 @@ def parse_stack(entry: object, index: int, path: Path) -> Stack:
     default = entry.get("default", True)
     if not isinstance(default, bool):
         raise StackDeclarationError(f"{where}: default must be true or false")
+    backend = entry.get("backend", "venv")
+    if backend not in BACKENDS:
+        raise StackDeclarationError(f"{where}: backend = {backend!r}; use one of {', '.join(BACKENDS)}")
     return Stack(id=stack_id, python=python, requirements=tuple(requirements), env=dict(env),
-                 tags=tuple(tags), default=default)
+                 tags=tuple(tags), default=default, backend=backend)
 
 
 def require(entry: dict[str, object], name: str, kind: type[T], where: str) -> T:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from matrix.envs import Environment
 from matrix.launch import Limits, run_cells
 from matrix.stacks import Stack
 from matrix.store import Workspace
@@ -54,6 +55,10 @@ def fake_python(tmp_path: Path) -> Path:
     return path
 
 
+def ready(python: Path) -> Environment:
+    return Environment(stack_id=STACK.id, status="ready", python=python)
+
+
 def cells(*cases: str) -> list[dict]:
     return [{"case": case, "format": "h5", "fingerprint": f"fp-{i}", "record": f"records/{i}-{case}.json"}
             for i, case in enumerate(cases)]
@@ -66,7 +71,7 @@ def verdicts(workspace: Workspace, planned: list[dict]) -> list[str]:
 def test_each_fault_costs_exactly_its_cell(tmp_path: Path, fake_python: Path) -> None:
     workspace = Workspace(tmp_path / "ws")
     planned = cells("a", "segfault", "b", "hang", "c", "exit", "d", "memory", "e")
-    stats = run_cells(STACK, fake_python, "load", planned, workspace, LIMITS)
+    stats = run_cells(STACK, ready(fake_python), "load", planned, workspace, LIMITS)
     assert verdicts(workspace, planned) == ["ok", "crashed", "ok", "timeout", "ok", "crashed", "ok", "crashed", "ok"]
     assert stats.processes == 5 and stats.peak_rss_mb > LIMITS.memory_mb
     segfault = json.loads((workspace.root / planned[1]["record"]).read_text())
@@ -83,7 +88,7 @@ def test_a_worker_that_cannot_start_fails_every_cell_once(tmp_path: Path, fake_p
     monkeypatch.setenv("FAKE_NO_START", "1")
     workspace = Workspace(tmp_path / "ws")
     planned = cells("a", "b", "c")
-    assert run_cells(STACK, fake_python, "save", planned, workspace, LIMITS).processes == 1
+    assert run_cells(STACK, ready(fake_python), "save", planned, workspace, LIMITS).processes == 1
     records = [json.loads((workspace.root / c["record"]).read_text()) for c in planned]
     assert [r["status"] for r in records] == ["crashed"] * 3
     assert "before its first cell" in records[0]["error"]["message"]

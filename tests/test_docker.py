@@ -1,0 +1,84 @@
+"""The Docker backend for real: stack images built without a registry, a small matrix in
+containers with no network and no root, and the same verdicts as the venv backend.
+
+Needs a running Docker engine: skipped without one, unless MATRIX_REQUIRE_DOCKER=1 (as in CI,
+where .ci/run starts an engine and builds the base image). MATRIX_DOCKER_BASE names the base
+image (default python:3.11-slim, which needs a registry), MATRIX_DOCKER_CA a folder of extra CA
+certificates for the builds."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from matrix.containers import LABEL, DockerOptions, client, ensure_image, start_container
+from matrix.errors import MatrixError
+from matrix.stacks import load_stacks
+
+pytestmark = [pytest.mark.e2e, pytest.mark.docker]
+ROOT = Path(__file__).resolve().parent.parent
+STACKS = ("tf2.15-py3.11", "keras3.15-tf2.21-py3.11")
+CASES = ("custom_layer", "custom_loss")
+BASE = os.environ.get("MATRIX_DOCKER_BASE")
+CA = os.environ.get("MATRIX_DOCKER_CA")
+
+
+@pytest.fixture(scope="module")
+def engine() -> Any:
+    try:
+        return client()
+    except MatrixError as exc:
+        if os.environ.get("MATRIX_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"MATRIX_REQUIRE_DOCKER=1 but {exc}")
+        pytest.skip(str(exc))
+
+
+def run(workspace: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "matrix", "run", "--workspace", str(workspace), "--site",
+               str(workspace / "site"), "--stacks", *STACKS, "--cases", *CASES, *extra]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def verdicts(workspace: Path) -> dict[tuple[str, ...], Any]:
+    results = json.loads((workspace / "site" / "results.json").read_text())
+    return {(c["producer"], c["consumer"], c["case"], c["format"]):
+            (c["verdict"], c["remedy"], c["signature_id"], [(a["mode"], a["outcome"]) for a in c["attempts"]])
+            for c in results["cells"]}
+
+
+def docker_args() -> list[str]:
+    return ["--backend", "docker", *(["--docker-base", BASE] if BASE else []), *(["--docker-ca", CA] if CA else [])]
+
+
+def test_containers_give_the_venv_backends_verdicts(engine: Any, tmp_path: Path) -> None:
+    first = run(tmp_path / "docker", *docker_args())
+    results = json.loads((tmp_path / "docker" / "site" / "results.json").read_text())
+    assert {s["backend"] for s in results["stacks"]} == {"docker"}
+    run(tmp_path / "venv", "--backend", "venv")
+    assert verdicts(tmp_path / "docker") == verdicts(tmp_path / "venv")
+    assert engine.containers.list(all=True, filters={"label": LABEL}) == []  # every worker removed
+    again = run(tmp_path / "docker-again", *docker_args())
+    assert "image built" not in again.stdout  # tagged by fingerprint, so reused
+    assert "keras3.15-tf2.21-py3.11: 12 loads" in first.stdout
+
+
+def test_a_worker_container_has_no_network_and_no_root(engine: Any, tmp_path: Path) -> None:
+    stack = {s.id: s for s in load_stacks()}[STACKS[0]]
+    env = ensure_image(stack, DockerOptions(BASE, Path(CA) if CA else None))
+    probe = ("import os, socket\\n"
+             "print('uid', os.getuid())\\n"
+             "try:\\n    socket.create_connection(('pypi.org', 443), 3); print('network: yes')\\n"
+             "except OSError as exc:\\n    print('network: no', type(exc).__name__)\\n")
+    log = tmp_path / "probe.log"
+    worker = start_container(env, stack, ["/opt/stack/bin/python", "-c", probe], tmp_path, log, 1024)
+    while worker.poll() is None:
+        time.sleep(0.2)
+    text = log.read_text()
+    assert "network: no" in text and "uid 0" not in text, text
