@@ -154,7 +154,11 @@ def load_cell(keras, cell):
                 "error": {"type": "CorruptArtifact", "message": problem}}
     reference = read_json(cell["reference"])
     inputs = numpy.asarray(reference["input"], dtype="float32")
-    case = load_case(cell["case"])
+    try:
+        case = load_case(cell["case"])
+    except Exception as exc:  # the case's own code does not import in this Keras: nothing can load
+        return {"verdict": "error", "remedy": None, "max_abs_diff": None, "attempts": [],
+                "error": describe_error(exc)}
     attempts = run_ladder(keras, case, cell["artifact"], inputs, reference["output"])
     verdict, remedy, max_abs_diff = verdict_of(attempts)
     return {
