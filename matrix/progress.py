@@ -22,6 +22,7 @@ class StackProgress:
     total: int
     done: int = 0
     started: float = field(default_factory=time.monotonic)
+    running: bool = False  # a worker has reported in
     finished: bool = False
 
 
@@ -55,6 +56,7 @@ class Progress:
     def advance(self, stack: str, done: int) -> None:
         """``stack`` has finished ``done`` of its cells."""
         with self.lock:
+            self.stacks[stack].running = True
             self.stacks[stack].done = max(self.stacks[stack].done, min(done, self.stacks[stack].total))
             if not self.live:
                 self.print_tenths()
@@ -78,7 +80,7 @@ class Progress:
         done, elapsed = self.done(), time.monotonic() - self.started
         share = done / self.total if self.total else 1.0
         eta = f", about {seconds_text(elapsed / done * (self.total - done))} left" if 0 < done < self.total else ""
-        running = sum(1 for s in self.stacks.values() if not s.finished and s.done)
+        running = sum(1 for s in self.stacks.values() if s.running and not s.finished)
         return (f"matrix: {self.phase}: {done}/{self.total} cells ({share:.0%}) in {seconds_text(elapsed)}"
                 f"{eta}; running: {running}")
 
@@ -109,7 +111,7 @@ class Progress:
         width = shutil.get_terminal_size((100, 20)).columns - 1
         lines = [self.overall()]
         for stack, entry in self.stacks.items():
-            if entry.done and not entry.finished:
+            if entry.running and not entry.finished:
                 filled = BAR * entry.done // entry.total
                 lines.append(f"  {stack:28} [{'#' * filled}{'.' * (BAR - filled)}] {entry.done}/{entry.total}")
         self.stream.write("\n".join(line[:width] for line in lines) + "\n")

@@ -31,3 +31,13 @@ def test_live_output_redraws_the_block_under_the_log_lines() -> None:
     assert "\x1b[" in text  # cursor moves: the block is erased before each line above it
     assert "  a " in text and "[" + "#" * 12 + "." * 12 + "] 2/4" in text
     assert "matrix: a: 4 saves\n" in text and text.endswith("\x1b[1F\x1b[J")  # the block is erased at the end
+
+
+def test_a_stack_counts_as_running_from_its_first_report() -> None:
+    out = io.StringIO()
+    progress = Progress("load", {"a": 10, "b": 10}, stream=out, live=False)
+    progress.advance("a", 0)
+    progress.advance("b", 0)
+    assert progress.overall().endswith("running: 2")
+    progress.finish("a", "matrix: a done")
+    assert progress.overall().endswith("running: 1")
