@@ -107,12 +107,17 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     cells = assemble_cells(ready, code, workspace) if options.phase in ("all", "report") else []
     report_failures(cells)
     seconds = round(time.monotonic() - started, 1)
-    worker_totals = {"processes": sum(s.processes for s in stats), "seconds": round(sum(s.seconds for s in stats), 1),
-                     "peak_rss_mb": max((s.peak_rss_mb for s in stats), default=0), "jobs": options.jobs}
-    summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds, worker_totals)
+    summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds,
+                         worker_totals(stats, options.jobs))
     if options.phase in ("all", "report"):
         write_run_file(stacks, statuses, cells, describe_cases(code.cases), workspace, summary)
     return summary
+
+
+def worker_totals(stats: list[WorkerStats], jobs: int) -> dict[str, Any]:
+    """For run.json and the benchmark: processes, summed lifetimes, the largest worker."""
+    return {"processes": sum(s.processes for s in stats), "seconds": round(sum(s.seconds for s in stats), 1),
+            "peak_rss_mb": max((s.peak_rss_mb for s in stats), default=0), "jobs": jobs}
 
 
 def stack_status(stack: Stack, env: Environment | None, workspace: Workspace) -> Record:
