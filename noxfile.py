@@ -1,12 +1,15 @@
-"""Sessions: matrix (default), report, bench, list, versions, tests, screenshots, lint.
+"""Sessions: matrix (default), check, report, bench, list, versions, tests, screenshots, lint.
 Thin: the work lives in matrix/ and reports/.
 
     nox -s matrix                         # default stacks, report in site/
     nox -s matrix -- --stacks 'tf2.1[5-6]*'
+    nox -s check -- my_model.h5 --custom-objects my_project.layers
     nox -s tests                          # unit + end-to-end tests
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import nox
 
@@ -26,6 +29,18 @@ def matrix(session: nox.Session) -> None:
     """Build the stacks, save and cross-load the reference models, render site/."""
     install_group(session, "host")
     session.run("python", "-m", "matrix", "run", *session.posargs)
+
+
+@nox.session
+def check(session: nox.Session) -> None:
+    """Your own model files through every selected stack: `-- PATH [PATH ...] [--custom-objects MODULE] ...`."""
+    install_group(session, "host")
+    root = Path(__file__).resolve().parent
+    # Paths and modules are the user's, relative to where nox was invoked; the environments and
+    # records stay in this project's .matrix/ unless --workspace says otherwise.
+    session.chdir(session.invoked_from)
+    session.run("python", "-m", "matrix", "check", "--workspace", str(root / ".matrix"), "--site", str(root / "site"),
+                *session.posargs, env={"PYTHONPATH": str(root)})
 
 
 @nox.session

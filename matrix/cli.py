@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from matrix.bench import print_figures, run_bench
+from matrix.check import CheckRequest, check_files
 from matrix.containers import DockerOptions
 from matrix.errors import MatrixError, SelectionError
 from matrix.launch import Limits
@@ -27,21 +28,37 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="save and cross-load the reference models, then render the report")
     add_work_options(run, "environments, artifacts, records", "the report")
+    add_case_selection(run)
     run.add_argument("--force", action="store_true", help="recompute every cell, fresh or not")
-    run.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout_s, help="seconds one cell may take")
-    run.add_argument("--memory-limit", type=int, default=Limits.memory_mb, metavar="MB",
-                     help=f"resident memory one worker may use before it is killed (default {Limits.memory_mb})")
+    add_worker_options(run)
     run.add_argument("--no-report", action="store_true", help="stop after writing WORKSPACE/run.json")
     run.add_argument("--phase", choices=PHASES, default="all",
                      help="one step of a sharded run: save, load, or report (assemble and render only)")
     run.add_argument("--shard", metavar="STACK", help="only this stack's saves, or its loads as the consumer")
-    run.add_argument("--backend", choices=BACKENDS, help="run every stack in a venv or a Docker container "
-                                                         "(default: each stack's own, venv unless declared)")
-    run.add_argument("--docker-base", metavar="IMAGE", help="base image of stack images (default python:X.Y-slim)")
-    run.add_argument("--docker-ca", type=Path, metavar="DIR",
-                     help="extra CA certificates (*.crt) to trust while building images behind a TLS proxy")
+    add_backend_options(run)
+    check = commands.add_parser("check", help="your own model files through every selected stack")
+    check.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                       help="model files (.h5/.hdf5, .keras) or SavedModel directories; the format is read "
+                            "from the content")
+    check.add_argument("--custom-objects", nargs="+", default=[], metavar="SPEC",
+                       help="package.module (its public classes and functions) or package.module:Name,Other")
+    check.add_argument("--import-path", nargs="+", type=Path, default=[], metavar="DIR",
+                       help="where the custom objects' modules are, besides the current folder")
+    check.add_argument("--input", type=Path, metavar="FILE",
+                       help="sample input, .npy (one input) or .npz (one array per input, in order); "
+                            "default: a fixed input built from the model's input shape")
+    check.add_argument("--expected", type=Path, metavar="FILE",
+                       help="the outputs to expect for --input (.npy/.npz); default: what the first stack "
+                            "where the documented load works predicts")
+    check.add_argument("--unsafe", action="store_true",
+                       help="also try load_model(..., safe_mode=False), which runs code stored in the file: "
+                            "only for files you trust")
+    add_work_options(check, "environments and check records", "check/index.html and check/results.json")
+    add_worker_options(check)
+    add_backend_options(check)
     bench = commands.add_parser("bench", help="measure this runner against a naive one; write SITE/bench.json")
     add_work_options(bench, "whose environments to use, built if missing", "bench.json")
+    add_case_selection(bench)
     bench.add_argument("--naive-sample", type=int, default=3, metavar="N",
                        help="cells per stack and phase timed in the naive runner (default 3)")
     listing = commands.add_parser("list", help="print the selected stacks")
@@ -58,8 +75,25 @@ def add_work_options(command: argparse.ArgumentParser, workspace: str, site: str
     command.add_argument("--workspace", type=Path, default=Path(".matrix"), help=f"{workspace} (default .matrix)")
     command.add_argument("--site", type=Path, default=Path("site"), help=f"where {site} goes (default site)")
     command.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers at once (default: cores)")
+
+
+def add_case_selection(command: argparse.ArgumentParser) -> None:
     command.add_argument("--cases", nargs="+", default=[], metavar="PATTERN",
                          help="fnmatch patterns on case ids (default: every case in runner/cases)")
+
+
+def add_worker_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout_s, help="seconds one cell may take")
+    command.add_argument("--memory-limit", type=int, default=Limits.memory_mb, metavar="MB",
+                         help=f"resident memory one worker may use before it is killed (default {Limits.memory_mb})")
+
+
+def add_backend_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--backend", choices=BACKENDS, help="run every stack in a venv or a Docker container "
+                                                             "(default: each stack's own, venv unless declared)")
+    command.add_argument("--docker-base", metavar="IMAGE", help="base image of stack images (default python:X.Y-slim)")
+    command.add_argument("--docker-ca", type=Path, metavar="DIR",
+                         help="extra CA certificates (*.crt) to trust while building images behind a TLS proxy")
 
 
 def add_selection(command: argparse.ArgumentParser) -> None:
@@ -74,7 +108,8 @@ def add_selection(command: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        commands = {"run": run_command, "list": list_command, "versions": versions_command, "bench": bench_command}
+        commands = {"run": run_command, "check": check_command, "list": list_command, "versions": versions_command,
+                    "bench": bench_command}
         return commands[args.command](args)
     except MatrixError as exc:
         print(f"matrix: error: {exc}", file=sys.stderr)
@@ -154,3 +189,19 @@ def run_and_report(stacks: list[Stack], options: RunOptions, site: Path, no_repo
         if code:
             return code
     return 0 if summary.ready else 1
+
+
+def check_command(args: argparse.Namespace) -> int:
+    stacks, unmatched = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags)
+    for pattern in unmatched:
+        log(f"warning: no stack matches {pattern!r}; `python -m matrix list` shows the known ones")
+    workspace = Workspace(args.workspace.resolve())
+    limits = Limits(cell_timeout_s=args.cell_timeout, memory_mb=args.memory_limit)
+    options = RunOptions(workspace, args.jobs, limits, backend=args.backend,
+                         docker=DockerOptions(args.docker_base, args.docker_ca))
+    request = CheckRequest(tuple(args.paths), tuple(args.custom_objects), tuple(args.import_path), args.input,
+                           args.expected, args.unsafe)
+    with workspace.locked():
+        run_file = check_files(stacks, request, options)
+    report = [sys.executable, "-m", "reports", "--check", str(run_file), str(args.site.resolve() / "check")]
+    return subprocess.run(report, cwd=Path(__file__).resolve().parent.parent).returncode

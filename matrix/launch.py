@@ -25,6 +25,9 @@ from matrix.store import SCHEMA, Record, Workspace
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOG_TAIL_LINES = 20
 POLL_S = 0.2
+# phase -> the worker's module and command: the matrix's own worker, or `matrix check`'s
+WORKER_COMMANDS = {"save": ("runner", "save"), "load": ("runner", "load"),
+                   "check-predict": ("runner.check", "predict"), "check-load": ("runner.check", "load")}
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def run_worker(stack: Stack, env: Environment, phase: str, cells: list[Record], 
                                "heartbeat": heartbeat, "cells": cells})
     log_path = workspace.root / workspace.log_file(stack.id, phase)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [str(env.python), "-m", "runner", phase, job_file]
+    command = [str(env.python), "-m", *WORKER_COMMANDS[phase], job_file]
     if env.image:
         worker: Worker = start_container(env, stack, command, workspace.root, log_path, limits.memory_mb)
     else:

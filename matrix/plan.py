@@ -23,6 +23,7 @@ from matrix.store import SCHEMA, Record, Workspace
 
 RUNNER_DIR = Path(__file__).resolve().parent.parent / "runner"
 FORMATS = ("h5", "keras", "savedmodel")
+CHECK_WORKER = "check.py"  # `matrix check`'s worker: matrix jobs never import it
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def digest_runner(runner_dir: Path = RUNNER_DIR) -> CodeDigest:
     case_files = {p.stem: p for p in (runner_dir / "cases").glob("*.py") if p.stem != "__init__"}
     core = hashlib.sha256()
     for path in sorted(runner_dir.rglob("*.py")):
-        if path not in case_files.values():
+        if path not in case_files.values() and path != runner_dir / CHECK_WORKER:
             core.update(str(path.relative_to(runner_dir)).encode())
             core.update(path.read_bytes())
     cases = {}

@@ -316,14 +316,15 @@ def write_run_file(stacks: list[Stack], statuses: dict[str, Record], cells: list
         "computed": {"saves": summary.saves_run, "loads": summary.loads_run},
         "workers": summary.workers,
         "host": {"python": platform.python_version(), "platform": platform.platform(), "argv": sys.argv[1:]},
-        "stacks": [stack_entry(s, statuses[s.id], workspace) for s in stacks],
+        "stacks": [stack_entry(s, statuses[s.id], runtime_of(s, workspace)) for s in stacks],
         "cases": cases,
         "cells": cells,
     })
 
 
-def stack_entry(stack: Stack, status: Record, workspace: Workspace) -> Record:
-    runtime = runtime_of(stack, workspace) if status["status"] == "ok" else {}
+def stack_entry(stack: Stack, status: Record, runtime: Record) -> Record:
+    """The stack as the report shows it: the versions its worker imported (``runtime``) when it ran."""
+    runtime = runtime if status["status"] == "ok" else {}
     return {"id": stack.id, "python": runtime.get("python", stack.python),
             "tensorflow": runtime.get("tensorflow"), "keras": runtime.get("keras"),
             "keras_flavor": runtime.get("keras_flavor"), "numpy": runtime.get("numpy"),

@@ -1,6 +1,7 @@
 """``python -m reports RUN_JSON SITE_DIR [--previous DIR] [--summary FILE]``: write results.json,
 results.csv and index.html; with the previously published site, also the changes since it,
-trend.json and changes.xml (Atom)."""
+trend.json and changes.xml (Atom). With ``--check``, the run is a ``matrix check`` of the user's
+own files: the same files, the check's page, and one summary line per file on stdout."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from reports.check import summary_lines, write_check_site
 from reports.history import summary_markdown, update_history
 from reports.render import render_site
 from reports.results import build_results, write_results
@@ -20,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("site", type=Path, help="where the report goes")
     command.add_argument("--previous", type=Path, help="the previously published site (results.json, trend.json)")
     command.add_argument("--summary", type=Path, help="append the changes, as Markdown, to this file")
+    command.add_argument("--check", action="store_true", help="the run is a `matrix check` of your own files")
     return command
 
 
@@ -30,6 +33,11 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError) as exc:
         print(f"reports: error: cannot read {args.run_file} ({exc}); run `nox -s matrix` first", file=sys.stderr)
         return 2
+    if args.check:
+        results, page = write_check_site(run, args.site)
+        print("\n".join(summary_lines(results)))
+        print(f"reports: {page}, {args.site / 'results.json'}, {args.site / 'results.csv'}")
+        return 0
     results = build_results(run)
     frame = write_results(results, args.site)
     history = update_history(args.previous, results, args.site) if args.previous else None

@@ -1,0 +1,318 @@
+"""``matrix check``: a user's own model files through every selected stack's load ladder.
+
+Each file is inspected (``matrix.userfiles``) and copied into the workspace under its sha256,
+with the user's custom-object code, so a venv and a container see the same bytes. Then:
+
+1. **predict**, in waves of ``jobs`` stacks in declaration order, until every file has a
+   reference: the first stack where the documented load works (else the first where any rung
+   does), with what it predicted on the sample input. Skipped when the user gives --expected.
+2. **load**, in every stack: the ladder (``safe_mode=False`` only with --unsafe), predictions
+   compared with the reference; a difference is ``mismatch``.
+
+Records are keyed like the matrix's: a second check of the same files recomputes nothing.
+The cells go to ``WORKSPACE/check/run.json``, in the matrix's run format, for ``reports``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from matrix.envs import Environment
+from matrix.errors import MatrixError
+from matrix.plan import CHECK_WORKER, RUNNER_DIR, digest_runner, fingerprint
+from matrix.run import RunOptions, first_error, log, prepare_envs, run_phase, stack_entry, stack_status
+from matrix.stacks import Stack
+from matrix.store import Record, Workspace
+from matrix.userfiles import UserFile, inspect_files, sample_problem
+from runner.formats import sha256_of
+
+
+class CheckInputError(MatrixError):
+    """An option of ``matrix check`` names something unusable (not the model files themselves)."""
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    paths: tuple[Path, ...]
+    custom_objects: tuple[str, ...] = ()  # "package.module" or "package.module:Name,Other"
+    import_paths: tuple[Path, ...] = ()  # where those modules are found, besides the current folder
+    input: Path | None = None  # .npy / .npz: the sample input
+    expected: Path | None = None  # .npy / .npz: the outputs to expect for it
+    unsafe: bool = False  # allow the safe_mode=False rung: trusted files only
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The request's inputs, copied into the workspace (paths relative to it)."""
+
+    files: list[UserFile]
+    custom_objects: tuple[str, ...]
+    unsafe: bool
+    copies: dict[str, str]  # file sha256 -> its copy
+    code_dir: str | None
+    input: str | None
+    expected: str | None
+    key: str  # what every record of this request depends on besides file and stack
+
+
+def check_files(stacks: list[Stack], request: CheckRequest, options: RunOptions) -> Path:
+    """Run the check, write WORKSPACE/check/run.json, and return its path."""
+    started = time.monotonic()
+    workspace = options.workspace
+    prepared = prepare(request, workspace)
+    for bad in (f for f in prepared.files if f.problem):
+        log(f"{bad.path}: skipped: {bad.problem}")
+    readable = [f for f in prepared.files if not f.problem]
+    envs = prepare_envs(stacks, options) if readable else {}
+    statuses = {s.id: stack_status(s, envs.get(s.id), workspace) for s in stacks} if readable else {}
+    ready = [s for s in stacks if s.id in envs and envs[s.id].status == "ready"]
+    if readable and not ready:
+        raise MatrixError("no selected stack could be prepared (see above): nothing to check the files in")
+    references = {}
+    if prepared.expected is None:
+        references = choose_references(readable, ready, envs, prepared, options)
+    computed = run_loads(readable, ready, envs, prepared, references, options)
+    run = {
+        "schema": 1,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": round(time.monotonic() - started, 1),
+        "computed": {"saves": 0, "loads": computed},
+        "host": {"argv": [str(p) for p in request.paths]},
+        "stacks": [stack_entry(s, statuses.get(s.id, {"status": "missing"}), runtime_in(s, workspace))
+                   for s in stacks],
+        "cases": [{"id": f.name, "tags": ["user"], "summary": describe(f)} for f in prepared.files],
+        "cells": [cell for f in readable for cell in file_cells(f, ready, prepared, references, workspace)],
+        "files": [file_entry(f, references.get(str(f.sha256)), prepared) for f in prepared.files],
+    }
+    target = workspace.root / "check" / "run.json"
+    workspace.write(str(target.relative_to(workspace.root)), run)
+    return target
+
+
+def prepare(request: CheckRequest, workspace: Workspace) -> Prepared:
+    """Inspect the files and copy what the workers need into WORKSPACE/check/."""
+    if request.expected and not request.input:
+        raise CheckInputError("--expected needs --input: the outputs are what the model gives for that input")
+    samples = {}
+    for option, path in (("--input", request.input), ("--expected", request.expected)):
+        if path is not None:
+            problem = sample_problem(path)
+            if problem:
+                raise CheckInputError(f"{option} {path}: {problem}")
+            samples[option] = copy_in(path, workspace, "samples")
+    code_dir = copy_code(request, workspace) if request.custom_objects else None
+    files = inspect_files(list(request.paths))
+    copies = {str(f.sha256): copy_in(f.path, workspace, "files") for f in files if not f.problem}
+    key = hashlib.sha256(json.dumps({
+        "code": check_code_digest(), "objects": list(request.custom_objects),
+        "objects_code": sha256_of(str(workspace.root / code_dir)) if code_dir else None,
+        "input": file_digest(workspace, samples.get("--input")), "unsafe": request.unsafe,
+    }, sort_keys=True).encode()).hexdigest()
+    return Prepared(files, request.custom_objects, request.unsafe, copies, code_dir, samples.get("--input"),
+                    samples.get("--expected"), key)
+
+
+def check_code_digest() -> str:
+    """The runner code a check depends on: the matrix worker's core and the check worker."""
+    return hashlib.sha256((digest_runner().core + sha256_of(str(RUNNER_DIR / CHECK_WORKER))).encode()).hexdigest()
+
+
+def file_digest(workspace: Workspace, relative: str | None) -> str | None:
+    return sha256_of(str(workspace.root / relative)) if relative else None
+
+
+def copy_in(path: Path, workspace: Workspace, kind: str) -> str:
+    """A copy under WORKSPACE/check/KIND/SHA/NAME (made once), its path relative to the workspace."""
+    digest = sha256_of(str(path))
+    relative = f"check/{kind}/{digest[:16]}/{path.name or 'model'}"
+    target = workspace.root / relative
+    if not target.exists():
+        staging = target.with_name(f"{target.name}.staging")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            shutil.copytree(path, staging)
+        else:
+            shutil.copyfile(path, staging)
+        staging.rename(target)
+    return relative
+
+
+def copy_code(request: CheckRequest, workspace: Workspace) -> str:
+    """The top-level packages or modules the custom objects come from, copied side by side."""
+    roots = [Path.cwd(), *request.import_paths]
+    sources = {}
+    for spec in request.custom_objects:
+        module = spec.partition(":")[0]
+        top = module.split(".")[0]
+        if not module or not all(part.isidentifier() for part in module.split(".")):
+            raise CheckInputError(f"--custom-objects {spec!r}: expected package.module or package.module:Name,Other")
+        found = [c for root in roots for c in (root / top, root / f"{top}.py") if c.exists()]
+        if not found:
+            where = ", ".join(str(r) for r in roots)
+            raise CheckInputError(f"--custom-objects {spec}: no {top}/ or {top}.py in {where}; run from your "
+                                  "project's root or add --import-path DIR")
+        sources[top] = found[0]
+    digest = hashlib.sha256(json.dumps(sorted((t, sha256_of(str(p))) for t, p in sources.items())).encode())
+    relative = f"check/code/{digest.hexdigest()[:16]}"
+    target = workspace.root / relative
+    if not target.exists():
+        staging = target.with_name(f"{target.name}.staging")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for top, source in sources.items():
+            if source.is_dir():
+                shutil.copytree(source, staging / top, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copyfile(source, staging / source.name)
+        staging.rename(target)
+    return relative
+
+
+def chunks(items: list[Stack], size: int) -> Iterable[list[Stack]]:
+    for start in range(0, len(items), max(1, size)):
+        yield items[start:start + max(1, size)]
+
+
+def choose_references(files: list[UserFile], stacks: list[Stack], envs: dict[str, Environment],
+                      prepared: Prepared, options: RunOptions) -> dict[str, Record]:
+    """file sha256 -> {"stack", "mode", "path"}: the reference each file's loads compare with."""
+    workspace, found = options.workspace, {}
+    pending = list(files)
+    tried: list[Stack] = []
+    for wave in chunks(stacks, options.jobs):
+        cells = [predict_cell(f, s, prepared, workspace) for s in wave for f in pending]
+        stale = [c for c in cells if not fresh(workspace, c)]
+        if stale:
+            run_phase("check-predict", wave, envs, stale, options)
+        tried += wave
+        found = pick_references(files, tried, prepared, workspace)
+        pending = [f for f in files if found.get(str(f.sha256), {}).get("mode") != "documented"]
+        if not pending:
+            break
+    for f in files:
+        reference = found.get(str(f.sha256))
+        if reference is None:
+            log(f"{f.name}: no stack loads it, whatever the mode: no reference to compare with")
+        elif reference["mode"] != "documented":
+            log(f"{f.name}: the documented load works in no selected stack; reference: {reference['stack']} "
+                f"with {reference['mode']}")
+    return found
+
+
+def pick_references(files: list[UserFile], stacks: list[Stack], prepared: Prepared,
+                    workspace: Workspace) -> dict[str, Record]:
+    """Per file: the first stack whose documented load predicted, else the first where any rung did.
+    The chosen predictions go to WORKSPACE/check/references/SHA.json."""
+    chosen = {}
+    for f in files:
+        candidates = []
+        for stack in stacks:
+            record = workspace.read(predict_record(f, stack))
+            if record and record.get("fingerprint") == predict_fingerprint(f, stack, prepared) and \
+                    record.get("loaded_by"):
+                candidates.append((record["loaded_by"] != "documented", stacks.index(stack), stack.id, record))
+        if candidates:
+            _, _, stack_id, record = min(candidates, key=lambda c: c[:2])
+            relative = f"check/references/{f.sha256}.json"
+            workspace.write(relative, record["reference_data"])
+            chosen[str(f.sha256)] = {"stack": stack_id, "mode": record["loaded_by"], "path": relative,
+                                     "sha256": sha256_of(str(workspace.root / relative))}
+    return chosen
+
+
+def fresh(workspace: Workspace, cell: Record) -> bool:
+    record = workspace.read(cell["record"]) or {}
+    return record.get("fingerprint") == cell["fingerprint"] and record.get("verdict") not in ("crashed", "timeout")
+
+
+def base_cell(f: UserFile, stack: Stack, prepared: Prepared) -> Record:
+    return {"stack": stack.id, "name": f.name, "file": prepared.copies[str(f.sha256)], "format": f.format,
+            "custom_objects": list(prepared.custom_objects), "code_dir": prepared.code_dir,
+            "input": prepared.input, "unsafe": prepared.unsafe}
+
+
+def predict_record(f: UserFile, stack: Stack) -> str:
+    return f"check/records/{stack.id}/{f.sha256}.predict.json"
+
+
+def load_record(f: UserFile, stack: Stack) -> str:
+    return f"check/records/{stack.id}/{f.sha256}.load.json"
+
+
+def predict_fingerprint(f: UserFile, stack: Stack, prepared: Prepared) -> str:
+    return fingerprint(kind="check-predict", stack=stack.fingerprint(), file=f.sha256, request=prepared.key)
+
+
+def predict_cell(f: UserFile, stack: Stack, prepared: Prepared, workspace: Workspace) -> Record:
+    return {**base_cell(f, stack, prepared), "record": predict_record(f, stack),
+            "fingerprint": predict_fingerprint(f, stack, prepared)}
+
+
+def load_cell(f: UserFile, stack: Stack, prepared: Prepared, reference: Record | None,
+              workspace: Workspace) -> Record:
+    compared_with = reference["sha256"] if reference else file_digest(workspace, prepared.expected)
+    return {**base_cell(f, stack, prepared), "record": load_record(f, stack),
+            "reference": reference["path"] if reference else None, "expected": prepared.expected,
+            "fingerprint": fingerprint(kind="check-load", stack=stack.fingerprint(), file=f.sha256,
+                                       request=prepared.key, reference=compared_with)}
+
+
+def run_loads(files: list[UserFile], stacks: list[Stack], envs: dict[str, Environment], prepared: Prepared,
+              references: dict[str, Record], options: RunOptions) -> int:
+    cells = [load_cell(f, s, prepared, references.get(str(f.sha256)), options.workspace)
+             for f in files for s in stacks]
+    stale = [c for c in cells if not fresh(options.workspace, c)]
+    log(f"{len(stale)} of {len(cells)} loads to run")
+    if stale:
+        run_phase("check-load", stacks, envs, stale, options)
+    return len(stale)
+
+
+def file_cells(f: UserFile, stacks: list[Stack], prepared: Prepared, references: dict[str, Record],
+               workspace: Workspace) -> list[Record]:
+    cells = []
+    for stack in stacks:
+        cell = load_cell(f, stack, prepared, references.get(str(f.sha256)), workspace)
+        record = workspace.read(cell["record"]) or {}
+        if record.get("fingerprint") != cell["fingerprint"]:
+            record = {}
+        attempts = record.get("attempts", [])
+        cells.append({"producer": f.name, "consumer": stack.id, "case": f.name, "format": f.format,
+                      "container": f.container, "save_error": None, "verdict": record.get("verdict", "missing"),
+                      "remedy": record.get("remedy"), "max_abs_diff": record.get("max_abs_diff"),
+                      "attempts": attempts, "custom_objects_needed": record.get("custom_objects_needed"),
+                      "error": record.get("error") or first_error(attempts), "seconds": record.get("seconds")})
+    return cells
+
+
+def runtime_in(stack: Stack, workspace: Workspace) -> Record:
+    for path in sorted((workspace.root / "check" / "records" / stack.id).glob("*.json")):
+        record = workspace.read(str(path.relative_to(workspace.root)))
+        if record and record.get("runtime"):
+            return dict(record["runtime"])
+    return {}
+
+
+def describe(f: UserFile) -> str:
+    if f.problem:
+        return f"{f.path}: {f.problem}"
+    return f"{f.path}: {f.format} ({f.container}), {f.bytes:,} bytes, sha256 {str(f.sha256)[:12]}"
+
+
+def file_entry(f: UserFile, reference: Record | None, prepared: Prepared) -> Record:
+    if prepared.expected:
+        compared_with = {"source": "expected", "path": prepared.expected}
+    elif reference:
+        compared_with = {"source": "stack", "stack": reference["stack"], "mode": reference["mode"]}
+    else:
+        compared_with = None
+    return {"name": f.name, "path": str(f.path), "format": f.format, "container": f.container,
+            "bytes": f.bytes, "sha256": f.sha256, "problem": f.problem, "reference": compared_with}

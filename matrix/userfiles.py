@@ -1,0 +1,136 @@
+"""What a user's file really is, read from its content (never its name), before any stack sees it.
+
+A model is an HDF5 file (legacy ``.h5``), a zip with ``config.json`` (native ``.keras``) or a
+directory with ``saved_model.pb`` (SavedModel). Anything else, or a model cut short or damaged
+in a way the bytes show, gets a one-line problem that says what it is and what to pass instead.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.formats import container_of, sha256_of, size_of
+
+FORMAT_OF_CONTAINER = {"hdf5": "h5", "zip": "keras", "savedmodel": "savedmodel"}
+NUMPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class UserFile:
+    path: Path
+    name: str
+    format: str | None = None  # h5, keras or savedmodel; None when the file cannot be checked
+    container: str | None = None
+    problem: str | None = None
+    sha256: str | None = None
+    bytes: int = 0
+
+
+def inspect_files(paths: list[Path]) -> list[UserFile]:
+    """Each path inspected, named by its base name (its path as given when two share one)."""
+    base_names = [path.name or str(path) for path in paths]
+    return [inspect_file(path, name if base_names.count(name) == 1 else str(path))
+            for path, name in zip(paths, base_names, strict=True)]
+
+
+def inspect_file(path: Path, name: str) -> UserFile:
+    try:
+        problem, container = model_problem(path)
+    except OSError as exc:
+        return UserFile(path, name, problem=f"cannot read it: {exc.strerror or exc}")
+    if problem:
+        return UserFile(path, name, container=container, problem=problem)
+    return UserFile(path, name, FORMAT_OF_CONTAINER[container], container, None, sha256_of(str(path)),
+                    size_of(str(path)))
+
+
+def model_problem(path: Path) -> tuple[str | None, str]:
+    """(why this is not a model we can check, or None; what the bytes are)."""
+    if not path.exists():
+        return "no such file or directory", "missing"
+    container = container_of(str(path))
+    if container == "directory":
+        return ("a directory without saved_model.pb, so not a SavedModel: pass the folder that "
+                "model.save(dir) or model.export(dir) wrote"), container
+    if container == "hdf5":
+        return hdf5_problem(path), container
+    if container == "zip":
+        return keras_zip_problem(path), container
+    if container == "unknown":
+        return unknown_problem(path), container
+    return None, container
+
+
+def unknown_problem(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if not head:
+        return "an empty file"
+    if path.name == "saved_model.pb":
+        return f"a SavedModel's graph alone: pass its folder ({path.parent}) instead"
+    if head.startswith(NUMPY_MAGIC):
+        return "a NumPy array, not a model: pass it as --input or --expected"
+    return (f"not a Keras model (it starts with {head!r}): expected an HDF5 file (.h5), a .keras zip or a "
+            "SavedModel folder")
+
+
+def hdf5_problem(path: Path) -> str | None:
+    """A file shorter than the end-of-file address its HDF5 superblock records was cut short."""
+    with open(path, "rb") as handle:
+        head = handle.read(96)
+    end = hdf5_end_of_file(head)
+    size = path.stat().st_size
+    if end is not None and size < end:
+        return (f"a truncated HDF5 file: {size} bytes, its header says {end}; copy or download it again "
+                "(an interrupted transfer or a full disk does this)")
+    return None
+
+
+def hdf5_end_of_file(head: bytes) -> int | None:
+    """The end-of-file address of an HDF5 superblock at offset 0 (versions 0 to 3), else None."""
+    if len(head) < 16:
+        return None
+    version = head[8]
+    if version in (0, 1):
+        offset_size, first_address = head[13], 24 if version == 0 else 28
+        at = first_address + 2 * offset_size  # base address, free-space address, then end of file
+    elif version in (2, 3):
+        offset_size = head[9]
+        at = 12 + 2 * offset_size  # base address, superblock extension, then end of file
+    else:
+        return None
+    formats = {4: "<I", 8: "<Q"}
+    if offset_size not in formats or len(head) < at + offset_size:
+        return None
+    end = int(struct.unpack_from(formats[offset_size], head, at)[0])
+    return None if end == (1 << (8 * offset_size)) - 1 else end  # all ones: undefined
+
+
+def keras_zip_problem(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, EOFError) as exc:
+        return f"a damaged zip archive ({exc}); copy or download it again"
+    if "config.json" not in names:
+        return "a zip archive without config.json, so not a .keras model"
+    if damaged:
+        return f"a damaged .keras archive: {damaged} fails its checksum; copy or download it again"
+    return None
+
+
+def sample_problem(path: Path) -> str | None:
+    """Why a --input / --expected file is not a .npy or .npz array file, or None."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    if head.startswith(NUMPY_MAGIC) or head.startswith(ZIP_MAGIC):
+        return None
+    return "not a NumPy .npy or .npz file (save one with numpy.save or numpy.savez)"

@@ -1,0 +1,342 @@
+"""The check worker: a user's own model files through one stack's load ladder.
+
+    python -m runner.check predict JOBFILE   the reference: the first rung that loads, and
+                                             what it predicts on the sample input
+    python -m runner.check load JOBFILE      the ladder, compared with the chosen reference
+
+Same protocol as ``python -m runner`` (heartbeat, one atomic record per cell). A cell names a
+file copied into the workspace, its format, the sample input (a .npy/.npz, or None: built here
+from the model's input signature), the user's custom objects and whether unsafe rungs may run.
+
+The matrix never imports this module, so editing it leaves the matrix's records fresh.
+"""
+
+import faulthandler
+import importlib
+import json
+import os
+import sys
+import time
+
+from runner import SCHEMA, ladder
+from runner.records import custom_objects_needed, describe_error, read_json, verdict_of, write_json
+from runner.worker import INPUT_ROWS
+
+PHASES = ("predict", "load")
+SEQUENCE_STEPS = 8  # the length given to an input dimension the model leaves open
+
+
+def main(argv):
+    if len(argv) != 2 or argv[0] not in PHASES:
+        sys.stderr.write("usage: python -m runner.check predict|load JOBFILE\n")
+        return 2
+    phase, job_path = argv
+    faulthandler.enable()
+    job = read_json(job_path)
+    if job.get("schema") != SCHEMA or job.get("phase") != "check-" + phase:
+        sys.stderr.write("job {} is not a schema {} check-{} job\n".format(job_path, SCHEMA, phase))
+        return 2
+    from runner.compat import import_keras, runtime_versions
+
+    keras, host = import_keras(), os.getppid()
+    runtime = runtime_versions()
+    for index, cell in enumerate(job["cells"]):
+        if os.getppid() != host:
+            sys.stderr.write("the host is gone: stopping\n")
+            return 0
+        write_json(job["heartbeat"], {"cell": index})
+        started = time.time()
+        record = {"schema": SCHEMA, "kind": job["phase"], "stack": job["stack"], "runtime": runtime}
+        record.update(cell)
+        try:
+            record.update(check_cell(keras, phase, cell))
+        except Exception as exc:  # a bug here costs one cell, as in the matrix worker
+            error = describe_error(exc)
+            error.update(type="WorkerCrashed", message="the check worker raised {}: {}".format(
+                error["type"], error["message"]))
+            record.update(verdict="crashed", remedy=None, max_abs_diff=None, attempts=[], error=error)
+        record["seconds"] = round(time.time() - started, 4)
+        write_json(cell["record"], record)
+        sys.stdout.write("{} {} {}\n".format(phase, cell["name"], record.get("verdict")))
+        sys.stdout.flush()
+    return 0
+
+
+def check_cell(keras, phase, cell):
+    user = UserObjects(cell["custom_objects"], cell["code_dir"])
+    try:
+        user.custom_objects()
+    except Exception as exc:  # the user's module does not import in this stack: nothing can load
+        error = describe_error(exc)
+        error["message"] = "importing the custom objects ({}) failed: {}".format(
+            ", ".join(cell["custom_objects"]), error["message"])
+        return {"verdict": "error", "remedy": None, "max_abs_diff": None, "attempts": [], "error": error}
+    inputs, expected = sample_of(cell) if phase == "load" else (given_input(cell), None)
+    rungs = user_rungs(cell["unsafe"])
+    if phase == "predict":
+        return predict_with_first_rung(keras, user, cell["file"], rungs, inputs)
+    attempts = climb(keras, user, cell["file"], rungs, as_model_input(inputs), expected)
+    verdict, remedy, max_abs_diff = verdict_of(attempts)
+    return {"verdict": verdict, "remedy": remedy, "max_abs_diff": max_abs_diff,
+            "custom_objects_needed": custom_objects_needed(attempts), "attempts": attempts}
+
+
+class UserObjects:
+    """The user's custom objects, in the shape the ladder's rungs ask a case for.
+
+    Each spec is ``package.module`` (every public class and function the module defines) or
+    ``package.module:Name,Other``. Their code was copied to ``code_dir``, put first on sys.path.
+    """
+
+    def __init__(self, specs, code_dir):
+        self.specs = list(specs)
+        self.code_dir = code_dir
+        self._objects = None
+
+    def custom_objects(self):
+        if self._objects is None:
+            if self.code_dir and self.code_dir not in sys.path:
+                sys.path.insert(0, os.path.abspath(self.code_dir))
+            self._objects = objects_of(self.specs, importlib.import_module)
+        return dict(self._objects)
+
+    def under(self, other_keras):
+        """The same objects imported afresh while ``tensorflow.keras`` is ``other_keras``
+        (tf_keras beside Keras 3), so they subclass that Keras' classes."""
+        import tensorflow as tf
+
+        user_modules = {name for name, module in sys.modules.items() if self.is_user_code(module)}
+        kept = {name: sys.modules.pop(name) for name in user_modules}
+        original, tf.keras = tf.keras, other_keras
+        try:
+            return objects_of(self.specs, importlib.import_module)
+        finally:
+            tf.keras = original
+            for name in [name for name, module in sys.modules.items() if self.is_user_code(module)]:
+                del sys.modules[name]
+            sys.modules.update(kept)
+
+    def is_user_code(self, module):
+        path = os.path.abspath(getattr(module, "__file__", None) or "/")
+        return bool(self.code_dir) and path.startswith(os.path.abspath(self.code_dir) + os.sep)
+
+
+def objects_of(specs, import_module):
+    objects = {}
+    for spec in specs:
+        module_name, _, names = spec.partition(":")
+        module = import_module(module_name)
+        if names:
+            wanted = [name.strip() for name in names.split(",") if name.strip()]
+        else:
+            wanted = [name for name, value in vars(module).items()
+                      if not name.startswith("_") and callable(value)
+                      and getattr(value, "__module__", None) == module.__name__]
+        for name in wanted:
+            if not hasattr(module, name):
+                raise AttributeError("{} has no {!r} (from --custom-objects {})".format(module_name, name, spec))
+            objects[name] = getattr(module, name)
+    return objects
+
+
+def load_user_with_tf_keras(keras, user, path):
+    """tf_keras beside Keras 3, with the user's classes rebuilt on it."""
+    from runner.compat import legacy_keras
+
+    tf_keras = legacy_keras(keras)
+    objects = user.under(tf_keras) if user.specs else None
+    return ladder.keras_predictor(tf_keras.models.load_model(path, custom_objects=objects, compile=False))
+
+
+def user_rungs(unsafe):
+    """The matrix's ladder, minus ``safe_mode=False`` unless the user trusts the files, and with
+    a tf_keras rung that rebuilds the user's classes instead of a reference case's."""
+    rungs = []
+    for rung in ladder.LADDER:
+        if rung.unsafe and not unsafe:
+            continue
+        if rung.mode == "tf_keras":
+            rung = rung._replace(load=load_user_with_tf_keras)
+        rungs.append(rung._replace(load=flattening(rung.load)))
+    return rungs
+
+
+def flattening(load):
+    """A rung whose predictions are one flat vector: every output of the model, in order."""
+    def load_flat(keras, user, path):
+        predict = load(keras, user, path)
+        return lambda inputs: flatten(predict(inputs))
+    return load_flat
+
+
+def flatten(outputs):
+    import numpy
+
+    if isinstance(outputs, dict):
+        outputs = [outputs[key] for key in sorted(outputs)]
+    if isinstance(outputs, (list, tuple)):
+        parts = [numpy.asarray(getattr(o, "numpy", lambda o=o: o)(), dtype="float64").ravel() for o in outputs]
+        return numpy.concatenate(parts) if parts else numpy.zeros(0)
+    return numpy.asarray(getattr(outputs, "numpy", lambda: outputs)(), dtype="float64").ravel()
+
+
+def climb(keras, user, path, rungs, inputs, expected):
+    """Rungs in order until one predicts ``expected``; without it, until one predicts at all."""
+    attempts = []
+    for rung in rungs:
+        if not rung.applies(keras, user, path):
+            continue
+        attempt = ladder.try_rung(keras, user, path, rung, inputs, expected if expected is not None else [])
+        if expected is None and attempt["stage"] == "done":
+            attempt.update(outcome="ok", max_abs_diff=None)  # nothing to compare with: it predicts
+        attempts.append(attempt)
+        if attempt["outcome"] == "ok":
+            break
+    probe = ladder.PROBES.get(attempts[-1]["mode"]) if attempts and attempts[-1]["outcome"] == "ok" else None
+    if probe is not None and expected is not None and probe.applies(keras, user, path):
+        probe = probe._replace(load=flattening(probe.load))
+        attempts.append(dict(ladder.try_rung(keras, user, path, probe, inputs, expected), probe=True))
+    return attempts
+
+
+def predict_with_first_rung(keras, user, path, rungs, inputs):
+    """The first rung that loads and predicts, and its predictions: a reference candidate."""
+    captured = {}
+
+    def capturing(load):
+        def load_and_keep(keras, user, path):
+            predict = load(keras, user, path)
+
+            def predict_and_keep(model_input):
+                captured["output"] = predict(model_input)
+                return captured["output"]
+            return predict_and_keep
+        return load_and_keep
+
+    rungs = [rung._replace(load=capturing(rung.load)) for rung in rungs]
+    attempts = climb(keras, user, path, rungs, as_model_input(inputs), None)
+    loaded = attempts and attempts[-1]["outcome"] == "ok"
+    result = {"verdict": "ok" if loaded else "error", "remedy": None, "max_abs_diff": None, "attempts": attempts,
+              "loaded_by": attempts[-1]["mode"] if loaded else None}
+    if loaded:
+        result["reference_data"] = {"inputs": [a.tolist() for a in inputs], "dtypes": [str(a.dtype) for a in inputs],
+                                    "output": captured["output"].tolist()}
+    return result
+
+
+def sample_of(cell):
+    """The input and the outputs to expect: the chosen reference's, or the user's own files."""
+    if cell.get("reference"):
+        reference = read_json(cell["reference"])
+        return arrays_from_lists(reference["inputs"], reference["dtypes"]), reference["output"]
+    expected = flatten(read_arrays(cell["expected"])).tolist() if cell.get("expected") else None
+    return given_input(cell), expected
+
+
+def given_input(cell):
+    return read_arrays(cell["input"]) if cell.get("input") else input_from_signature(cell["file"], cell["format"])
+
+
+def read_arrays(path):
+    """The arrays of a .npy (one) or .npz (one per model input, in the file's order)."""
+    import numpy
+
+    loaded = numpy.load(path, allow_pickle=False)
+    if hasattr(loaded, "files"):
+        with loaded:
+            return [loaded[name] for name in loaded.files]
+    return [loaded]
+
+
+def arrays_from_lists(lists, dtypes):
+    import numpy
+
+    return [numpy.asarray(lists[index], dtype=dtypes[index]) for index in range(len(lists))]
+
+
+def as_model_input(arrays):
+    return arrays[0] if len(arrays) == 1 else list(arrays)
+
+
+def input_from_signature(path, fmt):
+    """A deterministic input for each of the model's inputs, from the shapes its file declares."""
+    specs = saved_model_specs(path) if fmt == "savedmodel" else config_specs(read_config(path, fmt))
+    if not specs:
+        raise ValueError("no input shape found in the model's config; pass a sample input with --input FILE.npy")
+    return [deterministic_array(shape, dtype) for shape, dtype in specs]
+
+
+def deterministic_array(shape, dtype):
+    """The same values in every stack: a grid in [-1, 1) (small integers for integer inputs)."""
+    import numpy
+
+    dims = [INPUT_ROWS] + [SEQUENCE_STEPS if d is None else int(d) for d in list(shape)[1:]]
+    size = 1
+    for dim in dims:
+        size *= dim
+    grid = [(i * 37) % 101 for i in range(size)]
+    values = [g % 10 for g in grid] if "int" in dtype else [g / 50.0 - 1.0 for g in grid]
+    return numpy.asarray(values, dtype=dtype).reshape(dims)
+
+
+def read_config(path, fmt):
+    if fmt == "keras":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("config.json").decode("utf-8"))
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        text = handle.attrs.get("model_config")
+    if text is None:
+        raise ValueError("this HDF5 file holds no model_config: weights only? Load it into its model's code")
+    return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+
+
+def config_specs(config):
+    """(shape, dtype) per model input: from InputLayers in ``input_layers`` order, else the
+    shape a Sequential or subclassed model was built with."""
+    inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+    layers = inner.get("layers") or []
+    input_layers, first_shaped = {}, []
+    for layer in layers:
+        layer_config = layer.get("config") or {}
+        shape = layer_config.get("batch_input_shape") or layer_config.get("batch_shape")
+        if shape is None:
+            continue
+        spec = (shape, dtype_name(layer_config))
+        if layer.get("class_name") == "InputLayer":
+            input_layers[layer_config.get("name", layer.get("name"))] = spec
+        elif not first_shaped:
+            first_shaped.append(spec)  # a Sequential's first layer, given input_shape=
+    declared = inner.get("input_layers") or []
+    if declared and isinstance(declared[0], str):  # Keras 3 writes one input as [name, 0, 0]
+        declared = [declared]
+    order = [entry[0] for entry in declared]
+    if input_layers:
+        return [input_layers[name] for name in order if name in input_layers] or list(input_layers.values())
+    if first_shaped:
+        return first_shaped
+    built = (config.get("build_config") or {}).get("input_shape") or inner.get("build_input_shape")
+    return [(built, "float32")] if built else []
+
+
+def dtype_name(layer_config):
+    dtype = layer_config.get("dtype") or "float32"
+    if isinstance(dtype, dict):  # Keras 3: a DTypePolicy config
+        dtype = (dtype.get("config") or {}).get("name") or "float32"
+    return dtype if dtype in ("float16", "float32", "float64", "int32", "int64") else "float32"
+
+
+def saved_model_specs(path):
+    import tensorflow as tf
+
+    serving = tf.saved_model.load(path).signatures["serving_default"]
+    _args, kwargs = serving.structured_input_signature
+    specs = list(kwargs.values()) or list(_args)
+    return [(spec.shape.as_list(), spec.dtype.name) for spec in specs]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
