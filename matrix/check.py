@@ -25,17 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from matrix.envs import Environment
-from matrix.errors import MatrixError
+from matrix.errors import CheckInputError, MatrixError
 from matrix.plan import CHECK_WORKER, RUNNER_DIR, digest_runner, fingerprint
 from matrix.run import RunOptions, first_error, log, prepare_envs, run_phase, stack_entry, stack_status
 from matrix.stacks import Stack
 from matrix.store import Record, Workspace
 from matrix.userfiles import UserFile, inspect_files, sample_problem
 from runner.formats import sha256_of
-
-
-class CheckInputError(MatrixError):
-    """An option of ``matrix check`` names something unusable (not the model files themselves)."""
 
 
 @dataclass(frozen=True)

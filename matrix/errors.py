@@ -17,3 +17,7 @@ class SelectionError(MatrixError):
 
 class WorkspaceError(MatrixError):
     """The workspace holds something this version cannot use."""
+
+
+class CheckInputError(MatrixError):
+    """An option of ``matrix check`` names something unusable (the model files themselves never stop a check)."""

@@ -37,7 +37,11 @@ def main(argv: list[str]) -> int:
         results, page = write_check_site(run, args.site)
         print("\n".join(summary_lines(results)))
         print(f"reports: {page}, {args.site / 'results.json'}, {args.site / 'results.csv'}")
-        return 0
+        unread = [entry["name"] for entry in results["files"] if entry["problem"]]
+        if unread:
+            print(f"reports: {len(unread)} of {len(results['files'])} files could not be checked: "
+                  f"{', '.join(unread)} (why: above)", file=sys.stderr)
+        return 1 if unread else 0
     results = build_results(run)
     frame = write_results(results, args.site)
     history = update_history(args.previous, results, args.site) if args.previous else None

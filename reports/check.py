@@ -60,7 +60,9 @@ def summary(cells: list[dict[str, Any]]) -> str:
     remedies = Counter(c["remedy"] for c in cells if c["verdict"] == "remedy")
     parts += [f"with {remedy} in {count}" for remedy, count in remedies.most_common()]
     if verdicts["mismatch"]:
-        parts.append(f"loads but predicts differently in {verdicts['mismatch']}")
+        diffs = [c["max_abs_diff"] for c in cells if c["verdict"] == "mismatch" and c["max_abs_diff"] is not None]
+        worst = f" (max abs diff up to {max(diffs):.3g})" if diffs else ""
+        parts.append(f"loads but predicts differently in {verdicts['mismatch']}{worst}")
     failed = [c for c in cells if c["verdict"] in FAILED]
     parts.append(f"fails in {len(failed)}" + (": " + failures(failed) if failed else ""))
     return ", ".join(parts)

@@ -1,0 +1,216 @@
+"""`matrix check` without TensorFlow: reading users' files by content, the input a model's config
+declares, custom-object specs, the summary line, and bad options through the real command line."""
+
+import json
+import struct
+import subprocess
+import sys
+import types
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from matrix.userfiles import hdf5_end_of_file, inspect_file, inspect_files, sample_problem
+from reports.check import summary
+from runner.check import config_specs, deterministic_array, objects_of
+
+ROOT = Path(__file__).resolve().parent.parent
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def hdf5_v0(end_of_file: int) -> bytes:
+    """A version 0 superblock with 8-byte addresses: base 0, no free space, then end of file."""
+    fields = bytes([0, 0, 0, 0, 0, 8, 8, 0]) + struct.pack("<HHI", 4, 16, 0)
+    undefined = (1 << 64) - 1
+    return HDF5_MAGIC + fields + struct.pack("<QQQQ", 0, undefined, end_of_file, undefined)
+
+
+def hdf5_v2(end_of_file: int) -> bytes:
+    return HDF5_MAGIC + bytes([2, 8, 8, 0]) + struct.pack("<QQQQ", 0, (1 << 64) - 1, end_of_file, 48) + b"\0" * 4
+
+
+@pytest.mark.parametrize("superblock", [hdf5_v0, hdf5_v2])
+def test_the_hdf5_superblock_gives_the_files_full_length(superblock: Any) -> None:
+    assert hdf5_end_of_file(superblock(20104)) == 20104
+    assert hdf5_end_of_file(HDF5_MAGIC + bytes([9]) + b"\0" * 60) is None  # a version we do not know
+
+
+def test_a_cut_hdf5_file_is_named_truncated_and_a_whole_one_is_an_h5_model(tmp_path: Path) -> None:
+    whole, cut = tmp_path / "whole.h5", tmp_path / "cut.h5"
+    whole.write_bytes(hdf5_v0(4096).ljust(4096, b"\0"))
+    cut.write_bytes(hdf5_v0(4096).ljust(1000, b"\0"))
+    assert inspect_file(whole, "whole.h5").format == "h5"
+    problem = inspect_file(cut, "cut.h5").problem
+    assert problem is not None and "truncated HDF5 file: 1000 bytes, its header says 4096" in problem
+
+
+def test_the_format_comes_from_the_content_not_the_name(tmp_path: Path) -> None:
+    hdf5_named_keras = tmp_path / "model.keras"  # what Keras 2 before 2.12 writes
+    hdf5_named_keras.write_bytes(hdf5_v0(64).ljust(64, b"\0"))
+    zip_named_h5 = tmp_path / "model.h5"
+    with zipfile.ZipFile(zip_named_h5, "w") as archive:
+        archive.writestr("config.json", "{}")
+        archive.writestr("metadata.json", "{}")
+    saved_model = tmp_path / "exported"
+    saved_model.mkdir()
+    (saved_model / "saved_model.pb").write_bytes(b"\x08\x01")
+    found = {f.name: (f.format, f.container) for f in inspect_files([hdf5_named_keras, zip_named_h5, saved_model])}
+    assert found == {"model.keras": ("h5", "hdf5"), "model.h5": ("keras", "zip"),
+                     "exported": ("savedmodel", "savedmodel")}
+
+
+def test_what_is_not_a_model_says_what_it_is(tmp_path: Path) -> None:
+    no_config = tmp_path / "weights.keras"
+    with zipfile.ZipFile(no_config, "w") as archive:
+        archive.writestr("model.weights.h5", "x")
+    damaged = tmp_path / "damaged.keras"
+    damaged.write_bytes(b"PK\x03\x04" + b"\0" * 40)
+    empty_dir = tmp_path / "folder"
+    empty_dir.mkdir()
+    graph = tmp_path / "sm"
+    graph.mkdir()
+    (graph / "saved_model.pb").write_bytes(b"\x08\x01")
+    array = tmp_path / "x.npy"
+    array.write_bytes(b"\x93NUMPY\x01\x00")
+    empty, text = tmp_path / "empty.h5", tmp_path / "notes.h5"
+    empty.write_bytes(b"")
+    text.write_text("hello")
+    problems = {f.name: f.problem for f in inspect_files(
+        [no_config, damaged, empty_dir, graph / "saved_model.pb", array, empty, text, tmp_path / "gone.h5"])}
+    assert problems == {
+        "weights.keras": "a zip archive without config.json, so not a .keras model",
+        "damaged.keras": "a damaged zip archive (File is not a zip file); copy or download it again",
+        "folder": ("a directory without saved_model.pb, so not a SavedModel: pass the folder that "
+                   "model.save(dir) or model.export(dir) wrote"),
+        "saved_model.pb": f"a SavedModel's graph alone: pass its folder ({graph}) instead",
+        "x.npy": "a NumPy array, not a model: pass it as --input or --expected",
+        "empty.h5": "an empty file",
+        "notes.h5": ("not a Keras model (it starts with b'hello'): expected an HDF5 file (.h5), a .keras zip or a "
+                     "SavedModel folder"),
+        "gone.h5": "no such file or directory",
+    }
+
+
+def test_files_sharing_a_base_name_are_named_by_their_paths(tmp_path: Path) -> None:
+    paths = [tmp_path / "a" / "model.h5", tmp_path / "b" / "model.h5", tmp_path / "other.h5"]
+    assert [f.name for f in inspect_files(paths)] == [str(paths[0]), str(paths[1]), "other.h5"]
+
+
+def test_a_sample_must_be_a_numpy_file(tmp_path: Path) -> None:
+    good, bad = tmp_path / "x.npy", tmp_path / "x.csv"
+    good.write_bytes(b"\x93NUMPY\x01\x00")
+    bad.write_text("1,2,3")
+    assert sample_problem(good) is None
+    assert sample_problem(bad) == "not a NumPy .npy or .npz file (save one with numpy.save or numpy.savez)"
+
+
+KERAS2_SEQUENTIAL = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 3], "dtype": "float32", "name": "dense_input"}},
+    {"class_name": "Dense", "config": {"name": "dense", "batch_input_shape": [None, 3], "units": 4}}]}}
+KERAS2_OLD_SEQUENTIAL = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+    {"class_name": "Dense", "config": {"name": "dense", "batch_input_shape": [None, 10], "dtype": "float32"}},
+    {"class_name": "Dense", "config": {"name": "dense_1", "units": 1}}]}}
+KERAS3_FUNCTIONAL = {"class_name": "Functional", "config": {
+    "layers": [
+        {"class_name": "InputLayer", "name": "ids", "config": {"batch_shape": [None, 7], "name": "ids",
+                                                               "dtype": "int32"}},
+        {"class_name": "InputLayer", "name": "values", "config": {
+            "batch_shape": [None, None, 2], "name": "values",
+            "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}}}},
+        {"class_name": "Concatenate", "name": "concatenate", "config": {"name": "concatenate"}}],
+    "input_layers": [["values", 0, 0], ["ids", 0, 0]]}}
+KERAS3_ONE_INPUT = {"class_name": "Functional", "config": {
+    "layers": [{"class_name": "InputLayer", "config": {"batch_shape": [None, 5], "name": "features"}}],
+    "input_layers": ["features", 0, 0]}}
+BUILT_ONLY = {"class_name": "Sequential", "config": {"layers": [{"class_name": "MyLayer", "config": {}}]},
+              "build_config": {"input_shape": [None, 10]}}
+
+
+@pytest.mark.parametrize(("config", "specs"), [
+    (KERAS2_SEQUENTIAL, [([None, 3], "float32")]),
+    (KERAS2_OLD_SEQUENTIAL, [([None, 10], "float32")]),
+    (KERAS3_FUNCTIONAL, [([None, None, 2], "float32"), ([None, 7], "int32")]),
+    (KERAS3_ONE_INPUT, [([None, 5], "float32")]),
+    (BUILT_ONLY, [([None, 10], "float32")]),
+    ({"class_name": "MyModel", "config": {}}, []),
+])
+def test_input_specs_come_from_the_saved_config(config: dict[str, Any], specs: list[Any]) -> None:
+    assert config_specs(config) == specs
+
+
+def test_the_built_input_is_the_matrix_grid_with_open_dimensions_filled() -> None:
+    values = deterministic_array([None, None, 2], "float32")
+    assert values.shape == (4, 8, 2)
+    assert values.ravel()[:3].tolist() == pytest.approx([-1.0, -0.26, 0.48])
+    ids = deterministic_array([None, 7], "int32")
+    assert ids.dtype.name == "int32" and ids.min() >= 0 and ids.max() <= 9
+
+
+def test_custom_object_specs_take_a_module_or_named_objects() -> None:
+    module = types.ModuleType("project.layers")
+    exec("import json\nclass Scale: pass\ndef my_loss(y, p): return 0\n_private = lambda: 0\nCONSTANT = 3",
+         module.__dict__)
+    modules = {"project.layers": module}
+    assert sorted(objects_of(["project.layers"], modules.__getitem__)) == ["Scale", "my_loss"]
+    assert list(objects_of(["project.layers:my_loss"], modules.__getitem__)) == ["my_loss"]
+    with pytest.raises(AttributeError, match=r"project.layers has no 'Missing' \(from --custom-objects"):
+        objects_of(["project.layers:Scale,Missing"], modules.__getitem__)
+
+
+def cell(consumer: str, verdict: str, remedy: str | None = None, signature: str | None = None,
+         signature_id: str | None = None, diff: float | None = None) -> dict[str, Any]:
+    return {"consumer": consumer, "verdict": verdict, "remedy": remedy, "signature": signature,
+            "signature_id": signature_id, "max_abs_diff": diff}
+
+
+def test_the_summary_counts_each_way_and_names_each_failure_once() -> None:
+    cells = [cell("a", "ok"), cell("b", "remedy", "compile=False"), cell("c", "remedy", "compile=False"),
+             cell("d", "remedy", "tf_keras"), cell("e", "mismatch", diff=0.25),
+             cell("f", "error", signature="ValueError: Unknown layer: 'X'. ..."),
+             cell("g", "error", signature="TypeError: ...", signature_id="keras3-batch-shape"),
+             cell("h", "error", signature="TypeError: ...", signature_id="keras3-batch-shape"),
+             cell("i", "crashed", signature="WorkerCrashed: worker killed by signal SIGSEGV")]
+    assert summary(cells) == (
+        "loads as-is in 1 of 9 stacks, with compile=False in 2, with tf_keras in 1, loads but predicts differently "
+        "in 1 (max abs diff up to 0.25), fails in 4: Keras 2 cannot read the InputLayer that Keras 3 writes (g, h); "
+        "ValueError: Unknown layer: 'X'. ... (f); WorkerCrashed: worker killed by signal SIGSEGV (i)")
+
+
+def check(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "matrix", "check", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def test_bad_options_stop_before_any_stack_with_one_clear_line(tmp_path: Path) -> None:
+    model = tmp_path / "model.h5"
+    model.write_bytes(hdf5_v0(64).ljust(64, b"\0"))
+    text = tmp_path / "x.csv"
+    text.write_text("1,2")
+    common = ("--workspace", str(tmp_path / "ws"), "--site", str(tmp_path / "site"), "--stacks", "tf2.15-py3.11")
+    cases = {
+        ("--expected", str(text)): "--expected needs --input: the outputs are what the model gives for that input",
+        ("--input", str(text)): f"--input {text}: not a NumPy .npy or .npz file",
+        ("--custom-objects", "nowhere.layers"): "--custom-objects nowhere.layers: no nowhere/ or nowhere.py in",
+        ("--custom-objects", "not a module"): "--custom-objects 'not a module': expected package.module",
+    }
+    for options, message in cases.items():
+        result = check(str(model), *options, *common, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert f"matrix: error: {message}" in result.stderr
+    assert not (tmp_path / "ws" / "envs").exists()
+
+
+def test_unreadable_files_are_reported_and_the_run_still_writes_its_results(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a model")
+    (tmp_path / "folder").mkdir()
+    result = check("notes.txt", "folder", "missing.h5", "--workspace", str(tmp_path / "ws"),
+                   "--site", str(tmp_path / "site"), "--stacks", "tf2.15-py3.11", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "notes.txt: not checked: not a Keras model" in result.stdout
+    assert "3 of 3 files could not be checked: notes.txt, folder, missing.h5" in result.stderr
+    results = json.loads((tmp_path / "site" / "check" / "results.json").read_text())
+    assert [f["name"] for f in results["files"]] == ["notes.txt", "folder", "missing.h5"]
+    assert results["cells"] == []
+    assert "not checked" in (tmp_path / "site" / "check" / "index.html").read_text()
