@@ -1,7 +1,7 @@
 """``matrix check``: a user's own model files through every selected stack's load ladder.
 
-Each file is inspected (``matrix.userfiles``) and copied into the workspace under its sha256,
-with the user's custom-object code, so a venv and a container see the same bytes. Then:
+Each file is inspected (``matrix.userfiles``) and copied into the workspace under its sha256
+and name, with the user's custom-object code, so a venv and a container see the same bytes. Then:
 
 1. **predict**, in waves of ``jobs`` stacks in declaration order, until every file has a
    reference: the first stack where the documented load works (else the first where any rung
@@ -51,7 +51,7 @@ class Prepared:
     files: list[UserFile]
     custom_objects: tuple[str, ...]
     unsafe: bool
-    copies: dict[str, str]  # file sha256 -> its copy
+    copies: dict[str, str]  # file key -> its copy
     code_dir: str | None
     input: str | None
     expected: str | None
@@ -85,7 +85,7 @@ def check_files(stacks: list[Stack], request: CheckRequest, options: RunOptions)
                    for s in stacks],
         "cases": [{"id": f.name, "tags": ["user"], "summary": describe(f)} for f in prepared.files],
         "cells": [cell for f in readable for cell in file_cells(f, ready, prepared, references, workspace)],
-        "files": [file_entry(f, references.get(str(f.sha256)), prepared) for f in prepared.files],
+        "files": [file_entry(f, references.get(f.key), prepared) for f in prepared.files],
     }
     target = workspace.root / "check" / "run.json"
     workspace.write(str(target.relative_to(workspace.root)), run)
@@ -105,7 +105,7 @@ def prepare(request: CheckRequest, workspace: Workspace) -> Prepared:
             samples[option] = copy_in(path, workspace, "samples")
     code_dir = copy_code(request, workspace) if request.custom_objects else None
     files = inspect_files(list(request.paths))
-    copies = {str(f.sha256): copy_in(f.path, workspace, "files") for f in files if not f.problem}
+    copies = {f.key: copy_in(f.path, workspace, "files") for f in files if not f.problem}
     key = hashlib.sha256(json.dumps({
         "code": check_code_digest(), "objects": list(request.custom_objects),
         "objects_code": sha256_of(str(workspace.root / code_dir)) if code_dir else None,
@@ -179,7 +179,7 @@ def chunks(items: list[Stack], size: int) -> Iterable[list[Stack]]:
 
 def choose_references(files: list[UserFile], stacks: list[Stack], envs: dict[str, Environment],
                       prepared: Prepared, options: RunOptions) -> dict[str, Record]:
-    """file sha256 -> {"stack", "mode", "path"}: the reference each file's loads compare with."""
+    """file key -> {"stack", "mode", "path", "sha256"}: the reference each file's loads compare with."""
     workspace, found = options.workspace, {}
     pending = list(files)
     tried: list[Stack] = []
@@ -190,11 +190,11 @@ def choose_references(files: list[UserFile], stacks: list[Stack], envs: dict[str
             run_phase("check-predict", wave, envs, stale, options)
         tried += wave
         found = pick_references(files, tried, prepared, workspace)
-        pending = [f for f in files if found.get(str(f.sha256), {}).get("mode") != "documented"]
+        pending = [f for f in files if found.get(f.key, {}).get("mode") != "documented"]
         if not pending:
             break
     for f in files:
-        reference = found.get(str(f.sha256))
+        reference = found.get(f.key)
         if reference is None:
             log(f"{f.name}: no stack loads it, whatever the mode: no reference to compare with")
         elif reference["mode"] != "documented":
@@ -217,10 +217,10 @@ def pick_references(files: list[UserFile], stacks: list[Stack], prepared: Prepar
                 candidates.append((record["loaded_by"] != "documented", stacks.index(stack), stack.id, record))
         if candidates:
             _, _, stack_id, record = min(candidates, key=lambda c: c[:2])
-            relative = f"check/references/{f.sha256}.json"
+            relative = f"check/references/{f.key}.json"
             workspace.write(relative, record["reference_data"])
-            chosen[str(f.sha256)] = {"stack": stack_id, "mode": record["loaded_by"], "path": relative,
-                                     "sha256": sha256_of(str(workspace.root / relative))}
+            chosen[f.key] = {"stack": stack_id, "mode": record["loaded_by"], "path": relative,
+                             "sha256": sha256_of(str(workspace.root / relative))}
     return chosen
 
 
@@ -230,21 +230,21 @@ def fresh(workspace: Workspace, cell: Record) -> bool:
 
 
 def base_cell(f: UserFile, stack: Stack, prepared: Prepared) -> Record:
-    return {"stack": stack.id, "name": f.name, "file": prepared.copies[str(f.sha256)], "format": f.format,
+    return {"stack": stack.id, "name": f.name, "file": prepared.copies[f.key], "format": f.format,
             "custom_objects": list(prepared.custom_objects), "code_dir": prepared.code_dir,
             "input": prepared.input, "unsafe": prepared.unsafe}
 
 
 def predict_record(f: UserFile, stack: Stack) -> str:
-    return f"check/records/{stack.id}/{f.sha256}.predict.json"
+    return f"check/records/{stack.id}/{f.key}.predict.json"
 
 
 def load_record(f: UserFile, stack: Stack) -> str:
-    return f"check/records/{stack.id}/{f.sha256}.load.json"
+    return f"check/records/{stack.id}/{f.key}.load.json"
 
 
 def predict_fingerprint(f: UserFile, stack: Stack, prepared: Prepared) -> str:
-    return fingerprint(kind="check-predict", stack=stack.fingerprint(), file=f.sha256, request=prepared.key)
+    return fingerprint(kind="check-predict", stack=stack.fingerprint(), file=f.key, request=prepared.key)
 
 
 def predict_cell(f: UserFile, stack: Stack, prepared: Prepared, workspace: Workspace) -> Record:
@@ -257,13 +257,13 @@ def load_cell(f: UserFile, stack: Stack, prepared: Prepared, reference: Record |
     compared_with = reference["sha256"] if reference else file_digest(workspace, prepared.expected)
     return {**base_cell(f, stack, prepared), "record": load_record(f, stack),
             "reference": reference["path"] if reference else None, "expected": prepared.expected,
-            "fingerprint": fingerprint(kind="check-load", stack=stack.fingerprint(), file=f.sha256,
+            "fingerprint": fingerprint(kind="check-load", stack=stack.fingerprint(), file=f.key,
                                        request=prepared.key, reference=compared_with)}
 
 
 def run_loads(files: list[UserFile], stacks: list[Stack], envs: dict[str, Environment], prepared: Prepared,
               references: dict[str, Record], options: RunOptions) -> int:
-    cells = [load_cell(f, s, prepared, references.get(str(f.sha256)), options.workspace)
+    cells = [load_cell(f, s, prepared, references.get(f.key), options.workspace)
              for f in files for s in stacks]
     stale = [c for c in cells if not fresh(options.workspace, c)]
     log(f"{len(stale)} of {len(cells)} loads to run")
@@ -276,7 +276,7 @@ def file_cells(f: UserFile, stacks: list[Stack], prepared: Prepared, references:
                workspace: Workspace) -> list[Record]:
     cells = []
     for stack in stacks:
-        cell = load_cell(f, stack, prepared, references.get(str(f.sha256)), workspace)
+        cell = load_cell(f, stack, prepared, references.get(f.key), workspace)
         record = workspace.read(cell["record"]) or {}
         if record.get("fingerprint") != cell["fingerprint"]:
             record = {}

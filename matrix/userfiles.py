@@ -29,6 +29,13 @@ class UserFile:
     sha256: str | None = None
     bytes: int = 0
 
+    @property
+    def key(self) -> str:
+        """What a check of this file depends on: its content, and the name Keras sees (the
+        extension picks the loader: Keras 2.9 writes the same HDF5 bytes to .h5 and .keras)."""
+        safe_name = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in self.path.name)
+        return f"{str(self.sha256)[:16]}-{safe_name}"
+
 
 def inspect_files(paths: list[Path]) -> list[UserFile]:
     """Each path inspected, named by its base name (its path as given when two share one)."""

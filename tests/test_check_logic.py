@@ -2,6 +2,7 @@
 declares, custom-object specs, the summary line, and bad options through the real command line."""
 
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -180,7 +181,7 @@ def test_the_summary_counts_each_way_and_names_each_failure_once() -> None:
 
 def check(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "matrix", "check", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def test_bad_options_stop_before_any_stack_with_one_clear_line(tmp_path: Path) -> None:

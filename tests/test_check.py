@@ -1,0 +1,163 @@
+"""`matrix check` end to end: models saved by real stacks, checked as a user's own files.
+
+The matrix saves three cases in an old Keras 2 stack (TF 2.9 on Python 3.8) and in Keras 3,
+and cross-loads them. Its files are then copied out, renamed, and checked the way a user would,
+with the custom objects in a project folder of their own. A check and the matrix run the same
+ladder on the same input, so their verdicts must agree; where they may not (``safe_mode``), the
+test says why.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+OLD, KERAS2, KERAS3 = "tf2.9-py3.8", "tf2.15-py3.11", "keras3.15-tf2.21-py3.11"
+STACKS = (OLD, KERAS2, KERAS3)
+CASES = ("custom_loss", "module_layer", "lambda_layer")
+ARTIFACTS = {"h5": "model.h5", "keras": "model.keras", "savedmodel": "savedmodel"}
+PROJECT_FILES = {
+    "losses.py": ("import tensorflow as tf\n\n\ndef my_custom_loss(y_true, y_pred):\n"
+                  "    return tf.reduce_mean(tf.abs(y_true - y_pred))\n"),
+    "my_module.py": (ROOT / "runner" / "cases" / "support" / "my_module.py").read_text(),
+}
+CUSTOM_OBJECTS = ("losses:my_custom_loss", "my_module")
+
+
+def command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "matrix", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=1500, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.fixture(scope="module")
+def setting(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The matrix run, the user's files and project, and three checks of them."""
+    workspace, user = tmp_path_factory.mktemp("workspace"), tmp_path_factory.mktemp("user")
+    where = ("--workspace", str(workspace), "--stacks", *STACKS)
+    matrix = command("run", *where, "--cases", *CASES, "--no-report", cwd=ROOT)
+    assert matrix.returncode == 0, matrix.stdout + matrix.stderr
+    run = json.loads((workspace / "run.json").read_text())
+    origin = {}
+    for producer in (OLD, KERAS3):
+        for case in CASES:
+            for fmt, artifact in ARTIFACTS.items():
+                source = workspace / "artifacts" / producer / case / artifact
+                if source.exists():
+                    name = f"{producer}.{case}.{artifact}"
+                    copy = shutil.copytree if source.is_dir() else shutil.copyfile
+                    copy(source, user / name)
+                    origin[name] = (producer, case, fmt)
+    for name, text in PROJECT_FILES.items():
+        (user / "project").mkdir(exist_ok=True)
+        (user / "project" / name).write_text(text)
+    bad = make_bad_files(user, workspace)
+    objects = ("--custom-objects", *CUSTOM_OBJECTS, "--import-path", str(user / "project"))
+    checks = []
+    for extra in ((), (), ("--unsafe",)):
+        site = user / f"site{len(checks)}"
+        result = command("check", *origin, *bad, *objects, *where, "--site", str(site), *extra, cwd=user)
+        results = json.loads((site / "check" / "results.json").read_text())
+        checks.append({"result": result, "results": results, "site": site / "check",
+                       "run": json.loads((workspace / "check" / "run.json").read_text())})
+    return {"matrix": {(c["producer"], c["consumer"], c["case"], c["format"]): c for c in run["cells"]},
+            "origin": origin, "bad": bad, "checks": checks}
+
+
+def make_bad_files(user: Path, workspace: Path) -> list[str]:
+    """A truncated copy of a real .h5, a folder that is not a SavedModel, and a text file."""
+    real = (workspace / "artifacts" / OLD / "custom_loss" / "model.h5").read_bytes()
+    (user / "cut.h5").write_bytes(real[: len(real) // 2])
+    (user / "not_a_savedmodel").mkdir()
+    (user / "not_a_savedmodel" / "variables.index").write_bytes(b"x")
+    (user / "notes.keras").write_text("a text file with a model's name")
+    return ["cut.h5", "not_a_savedmodel", "notes.keras"]
+
+
+def check_cells(check: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(c["producer"], c["consumer"]): c for c in check["results"]["cells"]}
+
+
+def is_safe_mode_case(origin: tuple[str, str, str]) -> bool:
+    """Keras 3's Lambda files: the matrix climbs to safe_mode=False; a check only with --unsafe."""
+    producer, case, fmt = origin
+    return producer == KERAS3 and case == "lambda_layer" and fmt != "savedmodel"
+
+
+def test_every_file_gets_the_verdict_the_matrix_measured(setting: dict[str, Any]) -> None:
+    """Same ladder, same input, and a reference that predicts what the producer predicted."""
+    cells, compared = check_cells(setting["checks"][0]), 0
+    assert len(cells) == len(setting["origin"]) * len(STACKS)
+    for (name, consumer), cell in cells.items():
+        producer, case, fmt = setting["origin"][name]
+        if is_safe_mode_case((producer, case, fmt)):
+            continue
+        measured = setting["matrix"][(producer, consumer, case, fmt)]
+        assert (cell["verdict"], cell["remedy"]) == (measured["verdict"], measured["remedy"]), (name, consumer)
+        compared += 1
+    assert compared >= 40
+    assert {c["verdict"] for c in cells.values()} >= {"ok", "remedy", "error"}
+
+
+def test_safe_mode_stays_on_unless_the_user_says_otherwise(setting: dict[str, Any]) -> None:
+    safe, unsafe = (check_cells(setting["checks"][i]) for i in (0, 2))
+    lambda_files = [name for name, origin in setting["origin"].items() if is_safe_mode_case(origin)]
+    assert len(lambda_files) == 2
+    assert not any(a["unsafe"] for c in safe.values() for a in c["attempts"])
+    for name in lambda_files:
+        producer, case, fmt = setting["origin"][name]
+        measured = setting["matrix"][(producer, KERAS3, case, fmt)]
+        assert measured["remedy"] == "safe_mode=False"
+        assert safe[(name, KERAS3)]["verdict"] == "error"
+        assert safe[(name, KERAS3)]["signature_id"] == "lambda-safe-mode"
+        assert (unsafe[(name, KERAS3)]["verdict"], unsafe[(name, KERAS3)]["remedy"]) == ("remedy", "safe_mode=False")
+
+
+def test_the_format_is_read_from_the_content(setting: dict[str, Any]) -> None:
+    files = {f["name"]: f for f in setting["checks"][0]["results"]["files"]}
+    old_keras = files[f"{OLD}.custom_loss.model.keras"]
+    assert (old_keras["format"], old_keras["container"]) == ("h5", "hdf5")  # Keras 2.9 writes HDF5 there
+    assert files[f"{KERAS3}.custom_loss.model.keras"]["format"] == "keras"
+    assert files[f"{KERAS3}.custom_loss.savedmodel"]["format"] == "savedmodel"
+    by_name = {(c["producer"], c["format"]) for c in setting["checks"][0]["results"]["cells"]}
+    assert (f"{OLD}.custom_loss.model.keras", "h5") in by_name
+
+
+def test_files_it_cannot_read_are_named_and_do_not_stop_the_others(setting: dict[str, Any]) -> None:
+    check = setting["checks"][0]
+    assert check["result"].returncode == 1
+    problems = {f["name"]: f["problem"] for f in check["results"]["files"] if f["problem"]}
+    assert set(problems) == set(setting["bad"])
+    assert problems["cut.h5"].startswith("a truncated HDF5 file")
+    assert problems["not_a_savedmodel"].startswith("a directory without saved_model.pb")
+    assert problems["notes.keras"].startswith("not a Keras model")
+    assert "3 of 21 files could not be checked" in check["result"].stderr
+
+
+def test_a_second_check_recomputes_nothing(setting: dict[str, Any]) -> None:
+    first, second = setting["checks"][0], setting["checks"][1]
+    assert first["run"]["computed"]["loads"] == len(setting["origin"]) * len(STACKS)
+    assert second["run"]["computed"]["loads"] == 0
+    strip = ("seconds",)
+    assert [{k: v for k, v in c.items() if k not in strip} for c in first["results"]["cells"]] == \
+        [{k: v for k, v in c.items() if k not in strip} for c in second["results"]["cells"]]
+
+
+def test_the_terminal_and_the_page_give_a_line_and_a_row_per_file(setting: dict[str, Any]) -> None:
+    check = setting["checks"][0]
+    lines = check["result"].stdout.splitlines()
+    for name in setting["origin"]:
+        line = next(line for line in lines if line.startswith(f"{name} ("))
+        assert "loads as-is in " in line and f"of {len(STACKS)} stacks" in line
+    page = (check["site"] / "index.html").read_text()
+    assert page.count('<th class="row">') == len(setting["origin"])
+    assert page.count('<td class="v v-') == len(setting["origin"]) * len(STACKS)
+    for bad in setting["bad"]:
+        assert f"<strong>{bad}</strong>: <span class=\"status-bad\">not checked</span>" in page
