@@ -74,12 +74,12 @@ def check_files(stacks: list[Stack], request: CheckRequest, options: RunOptions)
     references = {}
     if prepared.expected is None:
         references = choose_references(readable, ready, envs, prepared, options)
-    computed = run_loads(readable, ready, envs, prepared, references, options)
+    loads, derived = run_loads(readable, ready, envs, prepared, references, options)
     run = {
         "schema": 1,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(time.monotonic() - started, 1),
-        "computed": {"saves": 0, "loads": computed},
+        "computed": {"saves": 0, "loads": loads, "derived": derived},
         "host": {"argv": [str(p) for p in request.paths]},
         "stacks": [stack_entry(s, statuses.get(s.id, {"status": "missing"}), runtime_in(s, workspace))
                    for s in stacks],
@@ -262,14 +262,31 @@ def load_cell(f: UserFile, stack: Stack, prepared: Prepared, reference: Record |
 
 
 def run_loads(files: list[UserFile], stacks: list[Stack], envs: dict[str, Environment], prepared: Prepared,
-              references: dict[str, Record], options: RunOptions) -> int:
-    cells = [load_cell(f, s, prepared, references.get(f.key), options.workspace)
-             for f in files for s in stacks]
-    stale = [c for c in cells if not fresh(options.workspace, c)]
-    log(f"{len(stale)} of {len(cells)} loads to run")
+              references: dict[str, Record], options: RunOptions) -> tuple[int, int]:
+    """Every stale (file, stack) load; where the predict step already tried every rung in vain,
+    its record is the answer (the same rungs fail the same way whatever they are compared with)."""
+    workspace, stale, derived = options.workspace, [], 0
+    for f in files:
+        for stack in stacks:
+            cell = load_cell(f, stack, prepared, references.get(f.key), workspace)
+            if fresh(workspace, cell):
+                continue
+            tried = workspace.read(predict_record(f, stack)) or {}
+            if tried.get("fingerprint") == predict_fingerprint(f, stack, prepared) and nothing_loaded(tried):
+                workspace.write(cell["record"], {**tried, **cell, "kind": "check-load",
+                                                 "derived_from": predict_record(f, stack)})
+                derived += 1
+            else:
+                stale.append(cell)
+    log(f"{len(stale)} loads to run ({derived} known from the reference step: nothing loads there)")
     if stale:
         run_phase("check-load", stacks, envs, stale, options)
-    return len(stale)
+    return len(stale), derived
+
+
+def nothing_loaded(record: Record) -> bool:
+    attempts = record.get("attempts") or []
+    return record.get("verdict") == "error" and bool(attempts) and all(a["outcome"] == "error" for a in attempts)
 
 
 def file_cells(f: UserFile, stacks: list[Stack], prepared: Prepared, references: dict[str, Record],

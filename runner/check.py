@@ -67,11 +67,11 @@ def check_cell(keras, phase, cell):
     try:
         user.custom_objects()
     except Exception as exc:  # the user's module does not import in this stack: nothing can load
-        error = describe_error(exc)
-        error["message"] = "importing the custom objects ({}) failed: {}".format(
-            ", ".join(cell["custom_objects"]), error["message"])
-        return {"verdict": "error", "remedy": None, "max_abs_diff": None, "attempts": [], "error": error}
-    inputs, expected = sample_of(cell) if phase == "load" else (given_input(cell), None)
+        return failed("importing the custom objects ({}) failed".format(", ".join(cell["custom_objects"])), exc)
+    try:
+        inputs, expected = sample_of(cell) if phase == "load" else (given_input(cell), None)
+    except Exception as exc:  # e.g. a SavedModel this TensorFlow cannot read: no input to build here
+        return failed("no input for the model here (pass one with --input FILE.npy)", exc)
     rungs = user_rungs(cell["unsafe"])
     if phase == "predict":
         return predict_with_first_rung(keras, user, cell["file"], rungs, inputs)
@@ -79,6 +79,13 @@ def check_cell(keras, phase, cell):
     verdict, remedy, max_abs_diff = verdict_of(attempts)
     return {"verdict": verdict, "remedy": remedy, "max_abs_diff": max_abs_diff,
             "custom_objects_needed": custom_objects_needed(attempts), "attempts": attempts}
+
+
+def failed(what, exc):
+    """An ``error`` cell that never reached the ladder, with the reason first in its message."""
+    error = describe_error(exc)
+    error["message"] = "{}: {}: {}".format(what, error["type"], error["message"])
+    return {"verdict": "error", "remedy": None, "max_abs_diff": None, "attempts": [], "error": error}
 
 
 class UserObjects:

@@ -143,8 +143,10 @@ def test_files_it_cannot_read_are_named_and_do_not_stop_the_others(setting: dict
 
 def test_a_second_check_recomputes_nothing(setting: dict[str, Any]) -> None:
     first, second = setting["checks"][0], setting["checks"][1]
-    assert first["run"]["computed"]["loads"] == len(setting["origin"]) * len(STACKS)
-    assert second["run"]["computed"]["loads"] == 0
+    computed = first["run"]["computed"]
+    assert computed["loads"] + computed["derived"] == len(setting["origin"]) * len(STACKS)
+    assert computed["derived"] > 0  # Keras 3 files in TF 2.9: every rung failed while looking for a reference
+    assert second["run"]["computed"] == {"saves": 0, "loads": 0, "derived": 0}
     strip = ("seconds",)
     assert [{k: v for k, v in c.items() if k not in strip} for c in first["results"]["cells"]] == \
         [{k: v for k, v in c.items() if k not in strip} for c in second["results"]["cells"]]
