@@ -278,7 +278,8 @@ def run_loads(files: list[UserFile], stacks: list[Stack], envs: dict[str, Enviro
                 derived += 1
             else:
                 stale.append(cell)
-    log(f"{len(stale)} loads to run ({derived} known from the reference step: nothing loads there)")
+    known = f" ({derived} known from the reference step: nothing loads there)" if derived else ""
+    log(f"{len(stale)} loads to run{known}")
     if stale:
         run_phase("check-load", stacks, envs, stale, options)
     return len(stale), derived
