@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from matrix.envs import ensure_env
+from matrix.launch import worker_env
 from matrix.run import RunOptions, log, run_matrix
 from matrix.stacks import Stack
 from matrix.store import SCHEMA, Record, Workspace
@@ -88,7 +89,7 @@ def naive_estimate(stacks: list[Stack], bench: Workspace, envs: dict[str, Any], 
             if not records:
                 continue
             chosen = rng.sample(records, min(sample, len(records)))
-            times = [one_cell_process(envs[stack.id].python, phase, cell, bench, n)
+            times = [one_cell_process(stack, envs[stack.id].python, phase, cell, bench, n)
                      for n, cell in enumerate(chosen, start=sampled)]
             total += sum(times) / len(times) * len(records)
             sampled += len(times)
@@ -100,7 +101,8 @@ def phase_records(workspace: Workspace, stack: str, phase: str) -> list[Record]:
     return [json.loads(path.read_text()) for path in sorted(folder.rglob("*.json"))]
 
 
-def one_cell_process(python: Path, phase: str, record: Record, workspace: Workspace, number: int) -> float:
+def one_cell_process(stack: Stack, python: Path, phase: str, record: Record, workspace: Workspace,
+                     number: int) -> float:
     """Wall seconds of a new worker process that runs one cell (its record goes aside)."""
     cell = {k: v for k, v in record.items() if k not in ("runtime", "schema", "kind")}
     cell["record"] = f"naive/{record['record']}"
@@ -110,9 +112,8 @@ def one_cell_process(python: Path, phase: str, record: Record, workspace: Worksp
     job = f"naive/jobs/{number}.{phase}.json"
     workspace.write(job, {"schema": SCHEMA, "phase": phase, "stack": record["stack"],
                           "heartbeat": f"{job}.heartbeat", "cells": [cell]})
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    started = time.monotonic()
-    subprocess.run([str(python), "-m", "runner", phase, job], cwd=workspace.root, env=env,
+    started = time.monotonic()  # the environment a real worker gets, the stack's variables included
+    subprocess.run([str(python), "-m", "runner", phase, job], cwd=workspace.root, env=worker_env(stack),
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     seconds = time.monotonic() - started
     shutil.rmtree(workspace.root / "naive" / "artifacts", ignore_errors=True)

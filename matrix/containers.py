@@ -145,8 +145,8 @@ def start_container(env: Environment, stack: Stack, command: list[str], workspac
 
 
 def open_to_others(workspace: Path) -> None:
-    """Let the unprivileged container user write records, artifacts and heartbeats (root host)."""
-    for name in ("records", "artifacts", "jobs"):
+    """Let the unprivileged container user write records, artifacts, heartbeats and the check's files (root host)."""
+    for name in ("records", "artifacts", "jobs", "check"):
         top = workspace / name
         top.mkdir(parents=True, exist_ok=True)
         for folder, _dirs, files in os.walk(top):

@@ -57,16 +57,53 @@ def docker_args() -> list[str]:
     return ["--backend", "docker", *(["--docker-base", BASE] if BASE else []), *(["--docker-ca", CA] if CA else [])]
 
 
-def test_containers_give_the_venv_backends_verdicts(engine: Any, tmp_path: Path) -> None:
-    first = run(tmp_path / "docker", *docker_args())
-    results = json.loads((tmp_path / "docker" / "site" / "results.json").read_text())
+@pytest.fixture(scope="module")
+def runs(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The same small matrix in containers and in venvs, and in containers again."""
+    root = tmp_path_factory.mktemp("runs")
+    first = run(root / "docker", *docker_args())
+    run(root / "venv", "--backend", "venv")
+    again = run(root / "docker-again", *docker_args())
+    return {"root": root, "first": first, "again": again}
+
+
+def test_containers_give_the_venv_backends_verdicts(engine: Any, runs: dict[str, Any]) -> None:
+    root = runs["root"]
+    results = json.loads((root / "docker" / "site" / "results.json").read_text())
     assert {s["backend"] for s in results["stacks"]} == {"docker"}
-    run(tmp_path / "venv", "--backend", "venv")
-    assert verdicts(tmp_path / "docker") == verdicts(tmp_path / "venv")
+    assert verdicts(root / "docker") == verdicts(root / "venv")
     assert engine.containers.list(all=True, filters={"label": LABEL}) == []  # every worker removed
-    again = run(tmp_path / "docker-again", *docker_args())
-    assert "image built" not in again.stdout  # tagged by fingerprint, so reused
-    assert "keras3.15-tf2.21-py3.11: 12 loads" in first.stdout
+    assert "image built" not in runs["again"].stdout  # tagged by fingerprint, so reused
+    assert "keras3.15-tf2.21-py3.11: 12 loads" in runs["first"].stdout
+
+
+def test_a_check_in_containers_gives_the_venv_backends_verdicts(engine: Any, runs: dict[str, Any],
+                                                                 tmp_path: Path) -> None:
+    """`matrix check` of two real files: the user's module and files reach the containers."""
+    artifacts = runs["root"] / "docker" / "artifacts"
+    files = [artifacts / STACKS[0] / "custom_loss" / "model.h5", artifacts / STACKS[1] / "custom_layer" / "model.keras"]
+    project = tmp_path / "project"
+    project.mkdir()
+    for case, module in (("custom_loss", "losses.py"), ("custom_layer", "layers.py")):
+        (project / module).write_text((ROOT / "runner" / "cases" / f"{case}.py").read_text())
+    checked = {}
+    for backend in (docker_args(), ["--backend", "venv"]):
+        site = tmp_path / backend[1]
+        command = [sys.executable, "-m", "matrix", "check", *map(str, files), "--custom-objects",
+                   "losses:my_custom_loss", "layers:MyCustomLayer", "--import-path", str(project), "--workspace",
+                   str(runs["root"] / backend[1]), "--site", str(site), "--stacks", *STACKS, *backend]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+        assert result.returncode == 0, result.stdout + result.stderr
+        cells = json.loads((site / "check" / "results.json").read_text())["cells"]
+        checked[backend[1]] = {(c["producer"], c["consumer"]): (c["verdict"], c["remedy"], c["signature_id"],
+                               [(a["mode"], a["outcome"]) for a in c["attempts"]]) for c in cells}
+    assert len(checked["docker"]) == 4
+    assert checked["docker"] == checked["venv"]
+    measured = verdicts(runs["root"] / "docker")  # the matrix's cells for the same files
+    for (name, consumer), (verdict, remedy, *_) in checked["docker"].items():
+        origin = (STACKS[0], consumer, "custom_loss", "h5") if name == "model.h5" else \
+            (STACKS[1], consumer, "custom_layer", "keras")
+        assert (verdict, remedy) == measured[origin][:2], (name, consumer)
 
 
 def test_a_worker_container_has_no_network_and_no_root(engine: Any, tmp_path: Path) -> None:
