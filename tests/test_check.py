@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pages import Page
 
 pytestmark = pytest.mark.e2e
 
@@ -163,3 +164,13 @@ def test_the_terminal_and_the_page_give_a_line_and_a_row_per_file(setting: dict[
     assert page.count('<td class="v v-') == len(setting["origin"]) * len(STACKS)
     for bad in setting["bad"]:
         assert f"<strong>{bad}</strong>: <span class=\"status-bad\">not checked</span>" in page
+
+
+@pytest.mark.browser
+def test_the_check_page_opens_in_a_browser_with_every_cell(setting: dict[str, Any], browser: Any) -> None:
+    check = setting["checks"][0]
+    page = Page(browser, check["site"])
+    squares = page.page.eval_on_selector_all(
+        "table.heatmap td.v", "tds => tds.map(td => [td.dataset.file, td.dataset.stack, td.dataset.verdict])")
+    assert {(f, s): v for f, s, v in squares} == {key: c["verdict"] for key, c in check_cells(check).items()}
+    assert page.problems == []

@@ -215,3 +215,26 @@ def test_unreadable_files_are_reported_and_the_run_still_writes_its_results(tmp_
     assert [f["name"] for f in results["files"]] == ["notes.txt", "folder", "missing.h5"]
     assert results["cells"] == []
     assert "not checked" in (tmp_path / "site" / "check" / "index.html").read_text()
+
+
+def test_file_names_and_errors_reach_the_page_escaped(tmp_path: Path) -> None:
+    from reports.__main__ import main as report_main
+
+    name = '"><img src=x onerror=alert(1)>.h5'
+    attempt = {"mode": "documented", "call": "load_model(path)", "outcome": "error", "unsafe": False,
+               "probe": False, "max_abs_diff": None, "seconds": 0.1,
+               "error": {"type": "ValueError", "message": "<script>alert(2)</script>", "traceback": ""}}
+    run = {"schema": 1, "generated_at": "2026-11-25T00:00:00+00:00", "seconds": 1.0,
+           "computed": {"saves": 0, "loads": 1}, "host": {},
+           "stacks": [{"id": "tf2.15-py3.11", "status": "ok", "backend": "venv"}],
+           "cases": [{"id": name, "tags": ["user"], "summary": name}],
+           "cells": [{"producer": name, "consumer": "tf2.15-py3.11", "case": name, "format": "h5",
+                      "container": "hdf5", "verdict": "error", "remedy": None, "max_abs_diff": None,
+                      "attempts": [attempt], "error": attempt["error"]}],
+           "files": [{"name": name, "path": name, "format": "h5", "container": "hdf5", "bytes": 1, "sha256": "0" * 64,
+                      "problem": None, "reference": None}]}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    assert report_main(["--check", str(tmp_path / "run.json"), str(tmp_path / "site")]) == 0
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "<img" not in page and "<script>alert" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;script&gt;alert(2)&lt;/script&gt;" in page
