@@ -27,7 +27,16 @@ from pathlib import Path
 from matrix.envs import Environment
 from matrix.errors import CheckInputError, MatrixError
 from matrix.plan import CHECK_WORKER, RUNNER_DIR, digest_runner, fingerprint
-from matrix.run import RunOptions, first_error, log, prepare_envs, run_phase, stack_entry, stack_status
+from matrix.run import (
+    RunOptions,
+    first_error,
+    log,
+    prepare_envs,
+    run_phase,
+    runtime_of,
+    stack_entry,
+    stack_status,
+)
 from matrix.stacks import Stack
 from matrix.store import Record, Workspace
 from matrix.userfiles import UserFile, inspect_files, sample_problem
@@ -81,7 +90,7 @@ def check_files(stacks: list[Stack], request: CheckRequest, options: RunOptions)
         "seconds": round(time.monotonic() - started, 1),
         "computed": {"saves": 0, "loads": loads, "derived": derived},
         "host": {"argv": [str(p) for p in request.paths]},
-        "stacks": [stack_entry(s, statuses.get(s.id, {"status": "missing"}), runtime_in(s, workspace))
+        "stacks": [stack_entry(s, statuses.get(s.id, {"status": "missing"}), runtime_of(s, workspace, "check/records"))
                    for s in stacks],
         "cases": [{"id": f.name, "tags": ["user"], "summary": describe(f)} for f in prepared.files],
         "cells": [cell for f in readable for cell in file_cells(f, ready, prepared, references, workspace)],
@@ -305,14 +314,6 @@ def file_cells(f: UserFile, stacks: list[Stack], prepared: Prepared, references:
                       "attempts": attempts, "custom_objects_needed": record.get("custom_objects_needed"),
                       "error": record.get("error") or first_error(attempts), "seconds": record.get("seconds")})
     return cells
-
-
-def runtime_in(stack: Stack, workspace: Workspace) -> Record:
-    for path in sorted((workspace.root / "check" / "records" / stack.id).glob("*.json")):
-        record = workspace.read(str(path.relative_to(workspace.root)))
-        if record and record.get("runtime"):
-            return dict(record["runtime"])
-    return {}
 
 
 def describe(f: UserFile) -> str:

@@ -333,9 +333,9 @@ def stack_entry(stack: Stack, status: Record, runtime: Record) -> Record:
             "tags": list(stack.tags)}
 
 
-def runtime_of(stack: Stack, workspace: Workspace) -> Record:
-    """The versions the stack's worker really imported, from any of its save records."""
-    for path in sorted((workspace.root / "records" / "save" / stack.id).glob("*.json")):
+def runtime_of(stack: Stack, workspace: Workspace, records: str = "records/save") -> Record:
+    """The versions the stack's worker really imported, from any of its records (saves by default)."""
+    for path in sorted((workspace.root / records / stack.id).glob("*.json")):
         record = workspace.read(str(path.relative_to(workspace.root)))
         if record and record.get("runtime"):
             return dict(record["runtime"])
