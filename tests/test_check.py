@@ -68,8 +68,26 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         results = json.loads((site / "check" / "results.json").read_text())
         checks.append({"result": result, "results": results, "site": site / "check",
                        "run": json.loads((workspace / "check" / "run.json").read_text())})
+    samples = []
+    for expected in write_samples(user, workspace):
+        site = user / f"site-{expected}"
+        result = command("check", f"{OLD}.custom_loss.model.h5", *objects, *where, "--site", str(site),
+                         "--input", "x.npy", "--expected", expected, cwd=user)
+        assert result.returncode == 0, result.stdout + result.stderr
+        samples.append(json.loads((site / "check" / "results.json").read_text()))
     return {"matrix": {(c["producer"], c["consumer"], c["case"], c["format"]): c for c in run["cells"]},
-            "origin": origin, "bad": bad, "checks": checks}
+            "origin": origin, "bad": bad, "checks": checks, "samples": samples}
+
+
+def write_samples(user: Path, workspace: Path) -> list[str]:
+    """The matrix's own input and predictions for one file as .npy, and predictions half off."""
+    import numpy
+
+    reference = json.loads((workspace / "artifacts" / OLD / "custom_loss" / "h5.reference.json").read_text())
+    numpy.save(user / "x.npy", numpy.asarray(reference["input"], dtype="float32"))
+    numpy.save(user / "y.npy", numpy.asarray(reference["output"], dtype="float32"))
+    numpy.save(user / "y_off.npy", numpy.asarray(reference["output"], dtype="float32") + 0.5)
+    return ["y.npy", "y_off.npy"]
 
 
 def make_bad_files(user: Path, workspace: Path) -> list[str]:
@@ -174,3 +192,16 @@ def test_the_check_page_opens_in_a_browser_with_every_cell(setting: dict[str, An
         "table.heatmap td.v", "tds => tds.map(td => [td.dataset.file, td.dataset.stack, td.dataset.verdict])")
     assert {(f, s): v for f, s, v in squares} == {key: c["verdict"] for key, c in check_cells(check).items()}
     assert page.problems == []
+
+
+def test_your_own_input_and_outputs_decide_and_a_difference_is_a_mismatch(setting: dict[str, Any]) -> None:
+    right, off = ({c["consumer"]: c for c in results["cells"]} for results in setting["samples"])
+    assert right[OLD]["max_abs_diff"] is not None
+    for consumer in STACKS:
+        measured = setting["matrix"][(OLD, consumer, "custom_loss", "h5")]
+        assert (right[consumer]["verdict"], right[consumer]["remedy"]) == (measured["verdict"], measured["remedy"])
+        loaded = right[consumer]["verdict"] in ("ok", "remedy")
+        assert off[consumer]["verdict"] == ("mismatch" if loaded else "error"), consumer
+        if loaded:
+            assert off[consumer]["max_abs_diff"] == pytest.approx(0.5, abs=1e-4)
+    assert setting["samples"][0]["files"][0]["reference"]["source"] == "expected"
