@@ -19,7 +19,7 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +28,9 @@ from matrix.envs import Environment
 from matrix.errors import CheckInputError, MatrixError
 from matrix.plan import CHECK_WORKER, RUNNER_DIR, digest_runner, fingerprint
 from matrix.run import (
+    RETRIED,
     RunOptions,
-    first_error,
+    loaded_fields,
     log,
     prepare_envs,
     run_phase,
@@ -64,6 +65,7 @@ class Prepared:
     code_dir: str | None
     input: str | None
     expected: str | None
+    expected_sha256: str | None
     key: str  # what every record of this request depends on besides file and stack
 
 
@@ -105,23 +107,23 @@ def prepare(request: CheckRequest, workspace: Workspace) -> Prepared:
     """Inspect the files and copy what the workers need into WORKSPACE/check/."""
     if request.expected and not request.input:
         raise CheckInputError("--expected needs --input: the outputs are what the model gives for that input")
-    samples = {}
+    samples, digests = {}, {}
     for option, path in (("--input", request.input), ("--expected", request.expected)):
         if path is not None:
             problem = sample_problem(path)
             if problem:
                 raise CheckInputError(f"{option} {path}: {problem}")
-            samples[option] = copy_in(path, workspace, "samples")
+            digests[option] = sha256_of(str(path))
+            samples[option] = copy_in(path, digests[option], workspace, "samples")
     code_dir = copy_code(request, workspace) if request.custom_objects else None
     files = inspect_files(list(request.paths))
-    copies = {f.key: copy_in(f.path, workspace, "files") for f in files if not f.problem}
+    copies = {f.key: copy_in(f.path, str(f.sha256), workspace, "files") for f in files if not f.problem}
     key = hashlib.sha256(json.dumps({
-        "code": check_code_digest(), "objects": list(request.custom_objects),
-        "objects_code": sha256_of(str(workspace.root / code_dir)) if code_dir else None,
-        "input": file_digest(workspace, samples.get("--input")), "unsafe": request.unsafe,
+        "code": check_code_digest(), "objects": list(request.custom_objects), "objects_code": code_dir,
+        "input": digests.get("--input"), "unsafe": request.unsafe,
     }, sort_keys=True).encode()).hexdigest()
     return Prepared(files, request.custom_objects, request.unsafe, copies, code_dir, samples.get("--input"),
-                    samples.get("--expected"), key)
+                    samples.get("--expected"), digests.get("--expected"), key)
 
 
 def check_code_digest() -> str:
@@ -129,25 +131,31 @@ def check_code_digest() -> str:
     return hashlib.sha256((digest_runner().core + sha256_of(str(RUNNER_DIR / CHECK_WORKER))).encode()).hexdigest()
 
 
-def file_digest(workspace: Workspace, relative: str | None) -> str | None:
-    return sha256_of(str(workspace.root / relative)) if relative else None
-
-
-def copy_in(path: Path, workspace: Workspace, kind: str) -> str:
-    """A copy under WORKSPACE/check/KIND/SHA/NAME (made once), its path relative to the workspace."""
-    digest = sha256_of(str(path))
+def copy_in(path: Path, digest: str, workspace: Workspace, kind: str) -> str:
+    """A copy of ``path`` (whose sha256 is ``digest``) under WORKSPACE/check/KIND/SHA/NAME, its
+    path relative to the workspace."""
     relative = f"check/{kind}/{digest[:16]}/{path.name or 'model'}"
-    target = workspace.root / relative
-    if not target.exists():
-        staging = target.with_name(f"{target.name}.staging")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir():
-            shutil.copytree(path, staging)
-        else:
-            shutil.copyfile(path, staging)
-        staging.rename(target)
+    place_once(workspace.root / relative, lambda staging: copy_any(path, staging))
     return relative
+
+
+def copy_any(source: Path, target: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        shutil.copyfile(source, target)
+
+
+def place_once(target: Path, fill: Callable[[Path], None]) -> None:
+    """Make ``target`` with ``fill(staging)`` and a rename, unless it exists: an interrupted copy
+    never passes for a whole one."""
+    if target.exists():
+        return
+    staging = target.with_name(f"{target.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    fill(staging)
+    staging.rename(target)
 
 
 def copy_code(request: CheckRequest, workspace: Workspace) -> str:
@@ -166,18 +174,14 @@ def copy_code(request: CheckRequest, workspace: Workspace) -> str:
                                   "project's root or add --import-path DIR")
         sources[top] = found[0]
     digest = hashlib.sha256(json.dumps(sorted((t, sha256_of(str(p))) for t, p in sources.items())).encode())
-    relative = f"check/code/{digest.hexdigest()[:16]}"
-    target = workspace.root / relative
-    if not target.exists():
-        staging = target.with_name(f"{target.name}.staging")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        for top, source in sources.items():
-            if source.is_dir():
-                shutil.copytree(source, staging / top, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copyfile(source, staging / source.name)
-        staging.rename(target)
+    relative = f"check/code/{digest.hexdigest()[:16]}"  # named by the code's digest: it is the key
+
+    def fill(staging: Path) -> None:
+        staging.mkdir()
+        for source in sources.values():
+            copy_any(source, staging / source.name)
+
+    place_once(workspace.root / relative, fill)
     return relative
 
 
@@ -189,53 +193,51 @@ def chunks(items: list[Stack], size: int) -> Iterable[list[Stack]]:
 def choose_references(files: list[UserFile], stacks: list[Stack], envs: dict[str, Environment],
                       prepared: Prepared, options: RunOptions) -> dict[str, Record]:
     """file key -> {"stack", "mode", "path", "sha256"}: the reference each file's loads compare with."""
-    workspace, found = options.workspace, {}
-    pending = list(files)
-    tried: list[Stack] = []
+    workspace, pending = options.workspace, list(files)
+    found: dict[str, tuple[str, Record]] = {}  # file key -> (stack id, its predict record)
     for wave in chunks(stacks, options.jobs):
-        cells = [predict_cell(f, s, prepared, workspace) for s in wave for f in pending]
+        cells = [predict_cell(f, s, prepared) for s in wave for f in pending]
         stale = [c for c in cells if not fresh(workspace, c)]
         if stale:
             run_phase("check-predict", wave, envs, stale, options)
-        tried += wave
-        found = pick_references(files, tried, prepared, workspace)
-        pending = [f for f in files if found.get(f.key, {}).get("mode") != "documented"]
+        for f in pending:  # waves go in declaration order: the first candidate of a kind is the earliest
+            for stack in wave:
+                record = current_record(workspace, predict_record(f, stack), predict_fingerprint(f, stack, prepared))
+                if record.get("loaded_by") and (f.key not in found or better(record, found[f.key][1])):
+                    found[f.key] = (stack.id, record)
+        pending = [f for f in files if f.key not in found or found[f.key][1]["loaded_by"] != "documented"]
         if not pending:
             break
+    references = {}
     for f in files:
-        reference = found.get(f.key)
-        if reference is None:
+        if f.key not in found:
             log(f"{f.name}: no stack loads it, whatever the mode: no reference to compare with")
-        elif reference["mode"] != "documented":
-            log(f"{f.name}: the documented load works in no selected stack; reference: {reference['stack']} "
-                f"with {reference['mode']}")
-    return found
-
-
-def pick_references(files: list[UserFile], stacks: list[Stack], prepared: Prepared,
-                    workspace: Workspace) -> dict[str, Record]:
-    """Per file: the first stack whose documented load predicted, else the first where any rung did.
-    The chosen predictions go to WORKSPACE/check/references/SHA.json."""
-    chosen = {}
-    for f in files:
-        candidates = []
-        for stack in stacks:
-            record = workspace.read(predict_record(f, stack))
-            if record and record.get("fingerprint") == predict_fingerprint(f, stack, prepared) and \
-                    record.get("loaded_by"):
-                candidates.append((record["loaded_by"] != "documented", stacks.index(stack), stack.id, record))
-        if candidates:
-            _, _, stack_id, record = min(candidates, key=lambda c: c[:2])
-            relative = f"check/references/{f.key}.json"
-            workspace.write(relative, record["reference_data"])
-            chosen[f.key] = {"stack": stack_id, "mode": record["loaded_by"], "path": relative,
+            continue
+        stack_id, record = found[f.key]
+        if record["loaded_by"] != "documented":
+            log(f"{f.name}: the documented load works in no selected stack; reference: {stack_id} "
+                f"with {record['loaded_by']}")
+        relative = f"check/references/{f.key}.json"
+        workspace.write(relative, record["reference_data"])
+        references[f.key] = {"stack": stack_id, "mode": record["loaded_by"], "path": relative,
                              "sha256": sha256_of(str(workspace.root / relative))}
-    return chosen
+    return references
+
+
+def better(record: Record, chosen: Record) -> bool:
+    """A documented load beats any remedy; otherwise the earlier stack stays."""
+    return bool(record["loaded_by"] == "documented" and chosen["loaded_by"] != "documented")
+
+
+def current_record(workspace: Workspace, relative: str, wanted: str) -> Record:
+    """The record at ``relative`` if its fingerprint is ``wanted``, else ``{}``."""
+    record = workspace.read(relative) or {}
+    return record if record.get("fingerprint") == wanted else {}
 
 
 def fresh(workspace: Workspace, cell: Record) -> bool:
-    record = workspace.read(cell["record"]) or {}
-    return record.get("fingerprint") == cell["fingerprint"] and record.get("verdict") not in ("crashed", "timeout")
+    record = current_record(workspace, cell["record"], cell["fingerprint"])
+    return bool(record) and record.get("verdict") not in RETRIED
 
 
 def base_cell(f: UserFile, stack: Stack, prepared: Prepared) -> Record:
@@ -256,14 +258,13 @@ def predict_fingerprint(f: UserFile, stack: Stack, prepared: Prepared) -> str:
     return fingerprint(kind="check-predict", stack=stack.fingerprint(), file=f.key, request=prepared.key)
 
 
-def predict_cell(f: UserFile, stack: Stack, prepared: Prepared, workspace: Workspace) -> Record:
+def predict_cell(f: UserFile, stack: Stack, prepared: Prepared) -> Record:
     return {**base_cell(f, stack, prepared), "record": predict_record(f, stack),
             "fingerprint": predict_fingerprint(f, stack, prepared)}
 
 
-def load_cell(f: UserFile, stack: Stack, prepared: Prepared, reference: Record | None,
-              workspace: Workspace) -> Record:
-    compared_with = reference["sha256"] if reference else file_digest(workspace, prepared.expected)
+def load_cell(f: UserFile, stack: Stack, prepared: Prepared, reference: Record | None) -> Record:
+    compared_with = reference["sha256"] if reference else prepared.expected_sha256
     return {**base_cell(f, stack, prepared), "record": load_record(f, stack),
             "reference": reference["path"] if reference else None, "expected": prepared.expected,
             "fingerprint": fingerprint(kind="check-load", stack=stack.fingerprint(), file=f.key,
@@ -277,11 +278,11 @@ def run_loads(files: list[UserFile], stacks: list[Stack], envs: dict[str, Enviro
     workspace, stale, derived = options.workspace, [], 0
     for f in files:
         for stack in stacks:
-            cell = load_cell(f, stack, prepared, references.get(f.key), workspace)
+            cell = load_cell(f, stack, prepared, references.get(f.key))
             if fresh(workspace, cell):
                 continue
-            tried = workspace.read(predict_record(f, stack)) or {}
-            if tried.get("fingerprint") == predict_fingerprint(f, stack, prepared) and nothing_loaded(tried):
+            tried = current_record(workspace, predict_record(f, stack), predict_fingerprint(f, stack, prepared))
+            if nothing_loaded(tried):
                 workspace.write(cell["record"], {**tried, **cell, "kind": "check-load",
                                                  "derived_from": predict_record(f, stack)})
                 derived += 1
@@ -303,16 +304,10 @@ def file_cells(f: UserFile, stacks: list[Stack], prepared: Prepared, references:
                workspace: Workspace) -> list[Record]:
     cells = []
     for stack in stacks:
-        cell = load_cell(f, stack, prepared, references.get(f.key), workspace)
-        record = workspace.read(cell["record"]) or {}
-        if record.get("fingerprint") != cell["fingerprint"]:
-            record = {}
-        attempts = record.get("attempts", [])
+        cell = load_cell(f, stack, prepared, references.get(f.key))
+        record = current_record(workspace, cell["record"], cell["fingerprint"])
         cells.append({"producer": f.name, "consumer": stack.id, "case": f.name, "format": f.format,
-                      "container": f.container, "save_error": None, "verdict": record.get("verdict", "missing"),
-                      "remedy": record.get("remedy"), "max_abs_diff": record.get("max_abs_diff"),
-                      "attempts": attempts, "custom_objects_needed": record.get("custom_objects_needed"),
-                      "error": record.get("error") or first_error(attempts), "seconds": record.get("seconds")})
+                      "container": f.container, "save_error": None, **loaded_fields(record)})
     return cells
 
 

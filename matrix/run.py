@@ -285,12 +285,7 @@ def cell_of(producer: str, consumer: str, case: str, fmt: str, saved: Record, wo
                             "container": saved.get("container"), "save_error": saved.get("error")}
     status = saved.get("status")
     if status == "saved":
-        loaded = workspace.read(workspace.load_record(producer, consumer, case, fmt)) or {}
-        cell.update(verdict=loaded.get("verdict", "missing"), remedy=loaded.get("remedy"),
-                    max_abs_diff=loaded.get("max_abs_diff"), attempts=loaded.get("attempts", []),
-                    custom_objects_needed=loaded.get("custom_objects_needed"),
-                    error=loaded.get("error") or first_error(loaded.get("attempts", [])),
-                    seconds=loaded.get("seconds"))
+        cell.update(loaded_fields(workspace.read(workspace.load_record(producer, consumer, case, fmt)) or {}))
     else:
         verdict = "unsupported" if status == "unsupported" else "blocked"
         reason = saved.get("reason") or (saved.get("error") or {}).get("message", "no save record")
@@ -298,6 +293,15 @@ def cell_of(producer: str, consumer: str, case: str, fmt: str, saved: Record, wo
         cell.update(verdict=verdict, remedy=None, max_abs_diff=None, attempts=[], seconds=None, error=error,
                     custom_objects_needed=None)
     return cell
+
+
+def loaded_fields(loaded: Record) -> Record:
+    """A cell's outcome from its load record (``{}``: none, so ``missing``)."""
+    attempts = loaded.get("attempts", [])
+    return {"verdict": loaded.get("verdict", "missing"), "remedy": loaded.get("remedy"),
+            "max_abs_diff": loaded.get("max_abs_diff"), "attempts": attempts,
+            "custom_objects_needed": loaded.get("custom_objects_needed"),
+            "error": loaded.get("error") or first_error(attempts), "seconds": loaded.get("seconds")}
 
 
 def first_error(attempts: list[Record]) -> Record | None:

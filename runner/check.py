@@ -20,7 +20,7 @@ import time
 
 from runner import SCHEMA, ladder
 from runner.records import custom_objects_needed, describe_error, read_json, verdict_of, write_json
-from runner.worker import INPUT_ROWS
+from runner.worker import fixed_input
 
 PHASES = ("predict", "load")
 SEQUENCE_STEPS = 8  # the length given to an input dimension the model leaves open
@@ -274,16 +274,14 @@ def input_from_signature(path, fmt):
 
 
 def deterministic_array(shape, dtype):
-    """The same values in every stack: a grid in [-1, 1) (small integers for integer inputs)."""
+    """The matrix's own fixed input (``worker.fixed_input``) in this shape; small integers
+    from the same grid for integer inputs (ids, token indices)."""
     import numpy
 
-    dims = [INPUT_ROWS] + [SEQUENCE_STEPS if d is None else int(d) for d in list(shape)[1:]]
-    size = 1
-    for dim in dims:
-        size *= dim
-    grid = [(i * 37) % 101 for i in range(size)]
-    values = [g % 10 for g in grid] if "int" in dtype else [g / 50.0 - 1.0 for g in grid]
-    return numpy.asarray(values, dtype=dtype).reshape(dims)
+    grid = fixed_input([SEQUENCE_STEPS if d is None else int(d) for d in list(shape)[1:]])
+    if "int" in dtype:
+        return (numpy.rint((grid + 1.0) * 50.0) % 10).astype(dtype)
+    return grid.astype(dtype)
 
 
 def read_config(path, fmt):
