@@ -20,6 +20,7 @@ from matrix.plan import digest_runner
 from matrix.run import PHASES, RunOptions, log, run_matrix
 from matrix.stacks import BACKENDS, DECLARATION, Stack, load_stacks, select_stacks
 from matrix.store import Workspace
+from matrix.verify import VerifyRequest
 from matrix.versions import missing_stacks
 
 
@@ -35,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--phase", choices=PHASES, default="all",
                      help="one step of a sharded run: save, load, or report (assemble and render only)")
     run.add_argument("--shard", metavar="STACK", help="only this stack's saves, or its loads as the consumer")
+    add_verify_options(run)
     add_backend_options(run)
     check = commands.add_parser("check", help="your own model files through every selected stack")
     check.add_argument("paths", nargs="+", type=Path, metavar="PATH",
@@ -86,6 +88,16 @@ def add_worker_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout_s, help="seconds one cell may take")
     command.add_argument("--memory-limit", type=int, default=Limits.memory_mb, metavar="MB",
                          help=f"resident memory one worker may use before it is killed (default {Limits.memory_mb})")
+
+
+def add_verify_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--verify-fresh", type=int, default=0, metavar="N",
+                         help="self-check after the loads: run N failing attempts not verified yet, each alone in a "
+                              "fresh worker, and report any that answer otherwise (exit 3)")
+    command.add_argument("--verify-signature", nargs="+", default=[], metavar="ID_OR_REGEX",
+                         help="also verify every failing attempt with this signature (a catalog id, or a regular "
+                              "expression on 'Type: message')")
+    command.add_argument("--verify-seed", type=int, metavar="SEED", help="repeat an earlier self-check's draw")
 
 
 def add_backend_options(command: argparse.ArgumentParser) -> None:
@@ -171,8 +183,11 @@ def run_command(args: argparse.Namespace) -> int:
         raise SelectionError(f"--shard {args.shard!r} is not among the selected stacks: "
                              f"{', '.join(s.id for s in stacks)}")
     limits = Limits(cell_timeout_s=args.cell_timeout, memory_mb=args.memory_limit)
+    if args.verify_fresh < 0:
+        raise SelectionError(f"--verify-fresh {args.verify_fresh}: give how many attempts to verify (0 or more)")
     options = RunOptions(workspace, args.jobs, limits, args.force, tuple(args.cases), args.phase, args.shard,
-                         args.backend, DockerOptions(args.docker_base, args.docker_ca))
+                         args.backend, DockerOptions(args.docker_base, args.docker_ca),
+                         VerifyRequest(args.verify_fresh, tuple(args.verify_signature), args.verify_seed))
     with workspace.locked():
         return run_and_report(stacks, options, args.site.resolve(), args.no_report or args.phase in ("save", "load"))
 
@@ -183,11 +198,20 @@ def run_and_report(stacks: list[Stack], options: RunOptions, site: Path, no_repo
         f"{summary.saves_run} saves and {summary.loads_run} loads computed, {summary.cells} cells")
     if summary.ready < summary.stacks:
         log(f"warning: {summary.stacks - summary.ready} stack(s) did not run; the report shows why")
+    checked = summary.verification
+    if checked["attempts"]:
+        log(f"self-check: {checked['attempts']} attempts verified alone in a fresh worker: {checked['agreed']} "
+            f"agree, {checked['disagreed']} disagree, {checked['unverified']} could not run (their worker died)")
     if not no_report:
         report = [sys.executable, "-m", "reports", str(options.workspace.run_file), str(site)]
         code = subprocess.run(report, cwd=Path(__file__).resolve().parent.parent).returncode
         if code:
             return code
+    if checked["disagreed"]:
+        log(f"error: {checked['disagreed']} attempts answered otherwise alone in a fresh worker than in the run: "
+            "state leaks between attempts in the worker, a bug of this tool, not Keras's answer; the report's "
+            "self-check section lists them")
+        return 3
     return 0 if summary.ready else 1
 
 

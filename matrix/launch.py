@@ -26,8 +26,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOG_TAIL_LINES = 20
 POLL_S = 0.2
 # phase -> the worker's module and command: the matrix's own worker, or `matrix check`'s
-WORKER_COMMANDS = {"save": ("runner", "save"), "load": ("runner", "load"),
+WORKER_COMMANDS = {"save": ("runner", "save"), "load": ("runner", "load"), "verify": ("runner", "verify"),
                    "check-predict": ("runner.check", "predict"), "check-load": ("runner.check", "load")}
+# Phases whose every cell gets a fresh worker process of its own: the self-check (matrix.verify).
+ALONE = frozenset({"verify"})
 
 
 @dataclass(frozen=True)
@@ -71,19 +73,19 @@ class Failure:
 
 def run_cells(stack: Stack, env: Environment, phase: str, cells: list[Record], workspace: Workspace,
               limits: Limits, progress: Progress = no_progress) -> WorkerStats:
-    """Run ``cells`` in as many worker processes as it takes."""
+    """Run ``cells`` in as many worker processes as it takes (one per cell in an ALONE phase)."""
     remaining, stats = list(cells), WorkerStats()
     (workspace.root / workspace.log_file(stack.id, phase)).unlink(missing_ok=True)
     while remaining:
         stats.processes += 1
         offset, started = len(cells) - len(remaining), time.monotonic()
-        done, failure, peak = run_worker(stack, env, phase, remaining, workspace, limits,
-                                         shifted(progress, offset))
+        batch = remaining[:1] if phase in ALONE else remaining
+        done, failure, peak = run_worker(stack, env, phase, batch, workspace, limits, shifted(progress, offset))
         stats.peak_rss_mb = max(stats.peak_rss_mb, peak)
         stats.seconds += time.monotonic() - started
         remaining = remaining[done:]
         if failure is None:
-            break
+            continue
         blamed = remaining if failure.before_first_cell else remaining[:1]
         tail = log_tail(workspace.root / workspace.log_file(stack.id, phase))
         for cell in blamed:

@@ -12,7 +12,7 @@ import ast
 import fnmatch
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,12 +140,20 @@ def plan_saves(stacks: Iterable[Stack], code: CodeDigest, workspace: Workspace,
 def plan_loads(consumers: Iterable[Stack], producers: Iterable[Stack], code: CodeDigest,
                workspace: Workspace, fingerprint_at: FingerprintAt,
                read_record: Callable[[str], Record | None]) -> list[LoadCell]:
-    """Every (producer artifact, consumer) whose load record is missing or stale.
+    """Every (producer artifact, consumer) whose load record is missing or stale."""
+    return [cell for cell in load_cells(consumers, producers, code, workspace, read_record)
+            if fingerprint_at(workspace.load_record(cell.producer, cell.consumer, cell.case, cell.format))
+            != cell.fingerprint]
+
+
+def load_cells(consumers: Iterable[Stack], producers: Iterable[Stack], code: CodeDigest, workspace: Workspace,
+               read_record: Callable[[str], Record | None]) -> Iterator[LoadCell]:
+    """Every (producer artifact, consumer), with the fingerprint its load record must have today.
 
     Only artifacts whose save record is fresh and ``saved`` are loaded; the others make
     ``blocked`` or ``unsupported`` cells without running anything.
     """
-    consumers, stale = list(consumers), []
+    consumers = list(consumers)
     for producer in producers:
         for case in code.cases:
             for fmt in FORMATS:
@@ -155,8 +163,22 @@ def plan_loads(consumers: Iterable[Stack], producers: Iterable[Stack], code: Cod
                 if saved.get("fingerprint") != save_fingerprint(producer, case, fmt, code):
                     continue
                 for consumer in consumers:
-                    wanted = load_fingerprint(consumer, saved, code)
-                    if fingerprint_at(workspace.load_record(producer.id, consumer.id, case, fmt)) != wanted:
-                        stale.append(LoadCell(producer.id, consumer.id, case, fmt, wanted,
-                                              saved["sha256"], saved["reference_sha256"]))
-    return stale
+                    yield LoadCell(producer.id, consumer.id, case, fmt, load_fingerprint(consumer, saved, code),
+                                   saved["sha256"], saved["reference_sha256"])
+
+
+def save_job_cell(cell: SaveCell, workspace: Workspace) -> Record:
+    return {"stack": cell.producer, "producer": cell.producer, "case": cell.case, "format": cell.format,
+            "fingerprint": cell.fingerprint,
+            "record": workspace.save_record(cell.producer, cell.case, cell.format),
+            "artifact": workspace.artifact(cell.producer, cell.case, cell.format),
+            "reference": workspace.reference(cell.producer, cell.case, cell.format)}
+
+
+def load_job_cell(cell: LoadCell, workspace: Workspace) -> Record:
+    return {"stack": cell.consumer, "producer": cell.producer, "consumer": cell.consumer,
+            "case": cell.case, "format": cell.format, "fingerprint": cell.fingerprint,
+            "artifact_sha256": cell.artifact_sha256, "reference_sha256": cell.reference_sha256,
+            "record": workspace.load_record(cell.producer, cell.consumer, cell.case, cell.format),
+            "artifact": workspace.artifact(cell.producer, cell.case, cell.format),
+            "reference": workspace.reference(cell.producer, cell.case, cell.format)}

@@ -7,6 +7,7 @@ everywhere before any load starts, since every consumer loads every producer's a
 from __future__ import annotations
 
 import platform
+import random
 import sys
 import time
 from collections import Counter, defaultdict
@@ -27,13 +28,18 @@ from matrix.plan import (
     SaveCell,
     describe_cases,
     digest_runner,
+    load_cells,
+    load_job_cell,
     plan_loads,
     plan_saves,
+    save_job_cell,
     select_cases,
 )
 from matrix.progress import Progress
 from matrix.stacks import Stack
 from matrix.store import SCHEMA, Record, Workspace
+from matrix.verify import VerifyRequest, choose, failing_attempts, verification_entry, verifications, verify_job_cell
+from matrix.verify import summary as verification_summary
 from runner.formats import sha256_of
 
 T = TypeVar("T")
@@ -51,9 +57,11 @@ class RunOptions:
     shard: str | None = None  # a stack id: only its saves, or only its loads as the consumer
     backend: str | None = None  # venv or docker for every stack; None: each stack's own
     docker: DockerOptions = field(default_factory=DockerOptions)
+    verify: VerifyRequest = field(default_factory=VerifyRequest)  # the self-check, after the loads
 
 
 PHASES = ("all", "save", "load", "report")
+PLURALS = {"verify": "verifications"}  # what a worker's cells are, in its progress line
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class RunSummary:
     cells: int
     seconds: float
     workers: dict[str, Any]
+    verification: dict[str, int]  # what the self-check found (matrix.verify.summary)
 
 
 PROGRESS: list[Progress] = []  # the phase's live display, when one is running
@@ -104,14 +113,35 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
         log(f"{len(loads)} loads to run")
         check.report()
         stats += run_phase("load", workers, envs, [load_job_cell(c, workspace) for c in loads], options)
+    checked: list[Record] = []
+    if options.verify and options.phase in ("all", "load"):
+        checked, verify_stats = verify_fresh(workers, ready, envs, code, options)
+        stats += verify_stats
     cells = assemble_cells(ready, code, workspace) if options.phase in ("all", "report") else []
     report_failures(cells)
+    if cells:  # every current verification, earlier runs' included
+        checked = [entry for cell in cells for entry in cell["verified"]]
     seconds = round(time.monotonic() - started, 1)
     summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds,
-                         worker_totals(stats, options.jobs))
+                         worker_totals(stats, options.jobs), verification_summary(checked))
     if options.phase in ("all", "report"):
         write_run_file(stacks, statuses, cells, describe_cases(code.cases), workspace, summary)
     return summary
+
+
+def verify_fresh(consumers: list[Stack], producers: list[Stack], envs: dict[str, Environment], code: CodeDigest,
+                 options: RunOptions) -> tuple[list[Record], list[WorkerStats]]:
+    """The self-check (``matrix.verify``): chosen failing attempts, each alone in a new worker, and
+    what each gave."""
+    workspace, request = options.workspace, options.verify
+    seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
+    candidates = list(failing_attempts(load_cells(consumers, producers, code, workspace, workspace.read), workspace))
+    chosen = [verify_job_cell(c, workspace) for c in choose(candidates, request, seed)]
+    unverified = sum(1 for c in candidates if not c.verified)
+    log(f"self-check: {len(chosen)} failing attempts ({unverified:,} of {len(candidates):,} not verified yet), each "
+        f"run again alone in a fresh worker (seed {seed})")
+    stats = run_phase("verify", consumers, envs, chosen, options)
+    return [verification_entry(workspace.read(c["record"]) or c) for c in chosen], stats
 
 
 def worker_totals(stats: list[WorkerStats], jobs: int) -> dict[str, Any]:
@@ -237,7 +267,8 @@ def run_phase(phase: str, ready: list[Stack], envs: dict[str, Environment],
         stats = run_cells(stack, envs[stack.id], phase, by_stack[stack.id], options.workspace, options.limits,
                           lambda done: progress.advance(stack.id, done))
         extra = f", {stats.processes} processes" if stats.processes > 1 else ""
-        progress.finish(stack.id, f"matrix: {stack.id}: {len(by_stack[stack.id])} {phase}s in "
+        what = PLURALS.get(phase, f"{phase}s")
+        progress.finish(stack.id, f"matrix: {stack.id}: {len(by_stack[stack.id])} {what} in "
                                   f"{time.monotonic() - started:.1f} s, peak {stats.peak_rss_mb} MB{extra}")
         return stats
 
@@ -251,41 +282,28 @@ def run_phase(phase: str, ready: list[Stack], envs: dict[str, Environment],
             PROGRESS.remove(progress)
 
 
-def save_job_cell(cell: SaveCell, workspace: Workspace) -> Record:
-    return {"stack": cell.producer, "producer": cell.producer, "case": cell.case, "format": cell.format,
-            "fingerprint": cell.fingerprint,
-            "record": workspace.save_record(cell.producer, cell.case, cell.format),
-            "artifact": workspace.artifact(cell.producer, cell.case, cell.format),
-            "reference": workspace.reference(cell.producer, cell.case, cell.format)}
-
-
-def load_job_cell(cell: LoadCell, workspace: Workspace) -> Record:
-    return {"stack": cell.consumer, "producer": cell.producer, "consumer": cell.consumer,
-            "case": cell.case, "format": cell.format, "fingerprint": cell.fingerprint,
-            "artifact_sha256": cell.artifact_sha256, "reference_sha256": cell.reference_sha256,
-            "record": workspace.load_record(cell.producer, cell.consumer, cell.case, cell.format),
-            "artifact": workspace.artifact(cell.producer, cell.case, cell.format),
-            "reference": workspace.reference(cell.producer, cell.case, cell.format)}
-
-
 def assemble_cells(ready: list[Stack], code: CodeDigest, workspace: Workspace) -> list[Record]:
     """Every producer x consumer x case x format among ready stacks, from records or derived."""
-    cells = []
+    cells, checks = [], verifications(workspace)
     for producer in ready:
         for case in code.cases:
             for fmt in FORMATS:
                 saved = workspace.read(workspace.save_record(producer.id, case, fmt)) or {}
                 for consumer in ready:
-                    cells.append(cell_of(producer.id, consumer.id, case, fmt, saved, workspace))
+                    cells.append(cell_of(producer.id, consumer.id, case, fmt, saved, workspace, checks))
     return cells
 
 
-def cell_of(producer: str, consumer: str, case: str, fmt: str, saved: Record, workspace: Workspace) -> Record:
+def cell_of(producer: str, consumer: str, case: str, fmt: str, saved: Record, workspace: Workspace,
+            checks: dict[tuple[str, str, str, str], list[Record]]) -> Record:
     cell: dict[str, Any] = {"producer": producer, "consumer": consumer, "case": case, "format": fmt,
-                            "container": saved.get("container"), "save_error": saved.get("error")}
+                            "container": saved.get("container"), "save_error": saved.get("error"), "verified": []}
     status = saved.get("status")
     if status == "saved":
-        cell.update(loaded_fields(workspace.read(workspace.load_record(producer, consumer, case, fmt)) or {}))
+        loaded = workspace.read(workspace.load_record(producer, consumer, case, fmt)) or {}
+        cell.update(loaded_fields(loaded))
+        cell["verified"] = [verification_entry(r) for r in checks.get((producer, consumer, case, fmt), [])
+                            if loaded and r.get("load_fingerprint") == loaded.get("fingerprint")]
     else:
         verdict = "unsupported" if status == "unsupported" else "blocked"
         reason = saved.get("reason") or (saved.get("error") or {}).get("message", "no save record")
@@ -319,6 +337,7 @@ def write_run_file(stacks: list[Stack], statuses: dict[str, Record], cells: list
         "seconds": summary.seconds,
         "computed": {"saves": summary.saves_run, "loads": summary.loads_run},
         "workers": summary.workers,
+        "verification": summary.verification,
         "host": {"python": platform.python_version(), "platform": platform.platform(), "argv": sys.argv[1:]},
         "stacks": [stack_entry(s, statuses[s.id], runtime_of(s, workspace)) for s in stacks],
         "cases": cases,

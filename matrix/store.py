@@ -54,6 +54,9 @@ class Workspace:
     def load_record(self, producer: str, consumer: str, case: str, fmt: str) -> str:
         return f"records/load/{consumer}/{producer}/{case}.{fmt}.json"
 
+    def verify_record(self, producer: str, consumer: str, case: str, fmt: str, attempt: int) -> str:
+        return f"records/verify/{consumer}/{producer}/{case}.{fmt}.{attempt}.json"
+
     def artifact(self, producer: str, case: str, fmt: str) -> str:
         return f"artifacts/{producer}/{case}/{ARTIFACT_NAMES[fmt]}"
 

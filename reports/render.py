@@ -15,7 +15,7 @@ import markupsafe
 import pandas as pd
 
 from reports.page import embed, family, page_data
-from reports.results import VERDICTS
+from reports.results import VERDICTS, verified_attempts
 from reports.signatures import describe_seen
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -60,6 +60,7 @@ def render_site(results: dict[str, Any], frame: pd.DataFrame, site: Path,
         style=own_file("page.css"), script=own_file("page.js"),
         letters_json=embed(LETTERS), data=embed(page_data(results, frame)),
         history=history, trend=trend_svg(history["nights"]) if history else None,
+        checked=verified_attempts(results["cells"]),
     )
     target = site / "index.html"
     target.write_text(html)

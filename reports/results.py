@@ -31,6 +31,7 @@ def build_results(run: dict[str, Any]) -> dict[str, Any]:
         "cases": run.get("cases", []),
         "cells": [public_cell(cell) for cell in run["cells"]],
     }
+    results["verification"] = run.get("verification") or {"attempts": 0, "agreed": 0, "disagreed": 0, "unverified": 0}
     flavors = {s["id"]: s.get("keras_flavor") or "?" for s in stacks}
     results["signatures"] = summarize(cells_frame(results), flavors)
     return results
@@ -53,7 +54,15 @@ def public_cell(cell: dict[str, Any]) -> dict[str, Any]:
         "error": public_error(error, cell["verdict"]),
         "custom_objects_needed": cell.get("custom_objects_needed"),
         "attempts": [public_attempt(a) for a in cell.get("attempts", [])],
+        "verified": cell.get("verified", []),
     }
+
+
+def verified_attempts(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every attempt the self-check ran again alone in a fresh worker, disagreements first."""
+    checked = [{key: cell[key] for key in ("producer", "consumer", "case", "format", "verdict")} | entry
+               for cell in cells for entry in cell["verified"]]
+    return sorted(checked, key=lambda entry: {False: 0, None: 1, True: 2}[entry["agrees"]])
 
 
 def public_error(error: dict[str, Any] | None, verdict: str) -> dict[str, Any] | None:

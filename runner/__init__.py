@@ -4,11 +4,12 @@ Protocol (the host never imports this package; it only writes and reads files):
 
     python -m runner save JOBFILE
     python -m runner load JOBFILE
+    python -m runner verify JOBFILE     (one recorded attempt again; the host starts one per cell)
 
 The current directory is the workspace; every path in a job or a record is relative to it.
 A job file is JSON::
 
-    {"schema": 1, "phase": "save" | "load", "stack": "<stack id>",
+    {"schema": 1, "phase": "save" | "load" | "verify", "stack": "<stack id>",
      "heartbeat": "jobs/<stack>.<phase>.heartbeat",
      "cells": [{"record": "records/...json", "fingerprint": "...", ...}, ...]}
 

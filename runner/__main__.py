@@ -1,4 +1,4 @@
-"""Command line of the worker: ``python -m runner save|load JOBFILE``."""
+"""Command line of the worker: ``python -m runner save|load|verify JOBFILE``."""
 
 import sys
 

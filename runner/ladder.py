@@ -70,11 +70,16 @@ def load_tfsm_layer(keras, case, path):
 
 
 def load_saved_model(keras, case, path):
-    """TensorFlow without Keras: ``tf.saved_model.load`` and the serving signature."""
+    """TensorFlow without Keras: ``tf.saved_model.load`` and the serving signature.
+
+    The loaded object is kept as long as its signature is used: TensorFlow 2.0 to 2.7 delete
+    its variables once it is collected, and the signature then fails with "Error while reading
+    resource variable ... uninitialized" (tensorflow#34253, #46708), in a fresh process too.
+    """
     import tensorflow as tf
 
-    serving = tf.saved_model.load(path).signatures["serving_default"]
-    return lambda inputs: single_output(call_signature(serving, tf.constant(inputs)))
+    loaded = tf.saved_model.load(path)
+    return lambda inputs: single_output(call_signature(loaded.signatures["serving_default"], tf.constant(inputs)))
 
 
 def load_with_tf_keras(keras, case, path):
@@ -142,8 +147,8 @@ LADDER = (
          has_safe_mode, True),
     Rung("TFSMLayer", 'keras.layers.TFSMLayer(path, call_endpoint="serving_default")', load_tfsm_layer,
          has_tfsm_layer, False),
-    Rung("tf.saved_model.load", 'tf.saved_model.load(path).signatures["serving_default"]', load_saved_model,
-         is_saved_model, False),
+    Rung("tf.saved_model.load", 'loaded = tf.saved_model.load(path); loaded.signatures["serving_default"]',
+         load_saved_model, is_saved_model, False),
     Rung("tf_keras", "tf_keras.models.load_model(path, custom_objects=..., compile=False)", load_with_tf_keras,
          has_tf_keras, False),
 )
@@ -151,6 +156,14 @@ PROBES = {
     "documented": Rung("probe: no custom_objects", "load_model(path)", load_plain, has_custom_objects, False),
     "compile=False": LADDER[2]._replace(mode="probe: no custom_objects"),
 }
+
+
+def rung_named(mode, call):
+    """The rung or probe an attempt record names by its mode and call."""
+    for rung in LADDER + tuple(PROBES.values()):
+        if (rung.mode, rung.call) == (mode, call):
+            return rung
+    raise KeyError("no rung {!r} with call {!r} in this ladder".format(mode, call))
 
 
 def keras_predictor(model):

@@ -9,15 +9,17 @@ import sys
 import time
 
 from runner import SCHEMA, faults
+from runner.formats import integrity_problem
 from runner.records import custom_objects_needed, describe_error, read_json, verdict_of, write_json
 
 SEED = 0
 INPUT_ROWS = 4
+PHASES = ("save", "load", "verify")
 
 
 def main(argv):
-    if len(argv) != 2 or argv[0] not in ("save", "load"):
-        sys.stderr.write("usage: python -m runner save|load JOBFILE\n")
+    if len(argv) != 2 or argv[0] not in PHASES:
+        sys.stderr.write("usage: python -m runner save|load|verify JOBFILE\n")
         return 2
     phase, job_path = argv
     # A fatal signal prints the Python stack to the log, whose tail the host keeps for the report.
@@ -36,7 +38,7 @@ def run_job(phase, job):
     host = os.getppid()
     keras = import_keras()
     runtime = runtime_versions()
-    run_cell = save_cell if phase == "save" else load_cell
+    run_cell = {"save": save_cell, "load": load_cell, "verify": verify_cell}[phase]
     for index, cell in enumerate(job["cells"]):
         if os.getppid() != host:
             sys.stderr.write("the host is gone (killed?): stopping; its next run resumes here\n")
@@ -53,7 +55,7 @@ def run_job(phase, job):
             record.update(worker_bug(phase, exc))
         record["seconds"] = round(time.time() - started, 4)
         write_json(cell["record"], record)
-        outcome = record.get("verdict", record.get("status"))
+        outcome = record.get("verdict", record.get("status")) or (record.get("attempt") or {}).get("outcome")
         sys.stdout.write("{} {} {} {}\n".format(phase, cell["case"], cell["format"], outcome))
         sys.stdout.flush()
 
@@ -141,10 +143,7 @@ def remove(path):
 
 
 def load_cell(keras, cell):
-    import numpy
-
     from runner.cases import load_case
-    from runner.formats import integrity_problem
     from runner.ladder import run_ladder
 
     faults.strike(cell, "load", cell["artifact"])
@@ -152,14 +151,13 @@ def load_cell(keras, cell):
     if problem:
         return {"verdict": "corrupt-artifact", "remedy": None, "max_abs_diff": None, "attempts": [],
                 "error": {"type": "CorruptArtifact", "message": problem}}
-    reference = read_json(cell["reference"])
-    inputs = numpy.asarray(reference["input"], dtype="float32")
+    inputs, expected = saved_sample(cell)
     try:
         case = load_case(cell["case"])
     except Exception as exc:  # the case's own code does not import in this Keras: nothing can load
         return {"verdict": "error", "remedy": None, "max_abs_diff": None, "attempts": [],
                 "error": describe_error(exc)}
-    attempts = run_ladder(keras, case, cell["artifact"], inputs, reference["output"])
+    attempts = run_ladder(keras, case, cell["artifact"], inputs, expected)
     verdict, remedy, max_abs_diff = verdict_of(attempts)
     return {
         "verdict": verdict,
@@ -168,3 +166,28 @@ def load_cell(keras, cell):
         "custom_objects_needed": custom_objects_needed(attempts),
         "attempts": attempts,
     }
+
+
+def verify_cell(keras, cell):
+    """One recorded attempt, run again as the only attempt of this fresh process (the host
+    starts one per cell): ``{"attempt": ...}`` for the host to compare with the recorded one."""
+    from runner.cases import load_case
+    from runner.ladder import rung_named, try_rung
+
+    faults.strike(cell, "load", cell["artifact"])
+    problem = integrity_problem(cell)
+    if problem:
+        return {"attempt": None, "error": {"type": "CorruptArtifact", "message": problem}}
+    inputs, expected = saved_sample(cell)
+    recorded = cell["recorded"]
+    rung = rung_named(recorded["mode"], recorded["call"])
+    attempt = try_rung(keras, load_case(cell["case"]), cell["artifact"], rung, inputs, expected)
+    return {"attempt": dict(attempt, probe=bool(recorded.get("probe")))}
+
+
+def saved_sample(cell):
+    """The fixed input the producer saved and the predictions it gave."""
+    import numpy
+
+    reference = read_json(cell["reference"])
+    return numpy.asarray(reference["input"], dtype="float32"), reference["output"]

@@ -40,7 +40,7 @@ for index, cell in enumerate(job["cells"]):
         while True:
             hoard.append(b"x" * (32 << 20))
             time.sleep(0.02)
-    write(cell["record"], dict(cell, schema=1, kind="load", verdict="ok"))
+    write(cell["record"], dict(cell, schema=1, kind="load", verdict="ok", pid=os.getpid()))
 """
 
 STACK = Stack(id="fake", python="3.11", requirements=("nothing",))
@@ -93,3 +93,12 @@ def test_a_worker_that_cannot_start_fails_every_cell_once(tmp_path: Path, fake_p
     assert [r["status"] for r in records] == ["crashed"] * 3
     assert "before its first cell" in records[0]["error"]["message"]
     assert "no TensorFlow here" in records[0]["error"]["traceback"]
+
+
+def test_the_self_check_gives_every_cell_a_fresh_process(tmp_path: Path, fake_python: Path) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    planned = cells("a", "segfault", "b")
+    assert run_cells(STACK, ready(fake_python), "verify", planned, workspace, LIMITS).processes == 3
+    assert verdicts(workspace, planned) == ["ok", "crashed", "ok"]
+    pids = [json.loads((workspace.root / planned[i]["record"]).read_text())["pid"] for i in (0, 2)]
+    assert pids[0] != pids[1]

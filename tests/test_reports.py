@@ -130,3 +130,28 @@ def test_each_stack_counts_what_it_saved_and_what_it_loaded(golden_results: dict
             cells = [c["verdict"] for c in golden_results["cells"] if c[role] == stack]
             assert dict(counted[stack]) == {v: cells.count(v) for v in set(cells)}
             assert [v for v, _ in counted[stack]] == [v for v in VERDICTS if v in cells]  # in verdict order
+
+
+def test_the_self_check_section_lists_every_verified_cell_disagreements_first(tmp_path: Path) -> None:
+    run = json.loads(GOLDEN.read_text())
+    errors = [c for c in run["cells"] if c["attempts"] and c["attempts"][0]["outcome"] == "error"][:2]
+    outline = {"outcome": "error", "stage": "load", "error": {"type": "ValueError", "message": "no"}}
+    errors[0]["verified"] = [{"attempt": 0, "mode": "documented", "agrees": True, "recorded": outline,
+                              "fresh": outline}]
+    errors[1]["verified"] = [{"attempt": 0, "mode": "documented", "agrees": False, "recorded": outline,
+                              "fresh": {"outcome": "ok", "stage": "done", "error": None}}]
+    run["verification"] = {"attempts": 2, "agreed": 1, "disagreed": 1, "unverified": 0}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    assert report_main([str(tmp_path / "run.json"), str(tmp_path / "site")]) == 0
+    results = json.loads((tmp_path / "site" / "results.json").read_text())
+    assert results["verification"] == run["verification"]
+    assert sum(len(c["verified"]) for c in results["cells"]) == 2
+    section = (tmp_path / "site" / "index.html").read_text().split('id="self-check"')[1].split("</section>")[0]
+    assert "<strong>1</strong> gave the recorded answer" in section and "1 did not</strong>" in section
+    rows = re.findall(r"<tr><td><code>(.*?)</code>", section)
+    assert rows[0].startswith(f"{errors[1]['producer']} / {errors[1]['consumer']}") and len(rows) == 2
+
+
+def test_a_run_without_a_self_check_has_no_such_section(golden_site: Path, golden_results: dict[str, Any]) -> None:
+    assert golden_results["verification"] == {"attempts": 0, "agreed": 0, "disagreed": 0, "unverified": 0}
+    assert 'id="self-check"' not in (golden_site / "index.html").read_text()

@@ -1,9 +1,9 @@
 """A sharded run, as the nightly workflow spreads it over machines, equals one run.
 
 Each job runs in its own workspace, as on its own machine: a save job per stack, a load job per
-consumer stack over everyone's save outputs, then a report job over everyone's records. The
-merged report must hold the same cells as a single run; with a load job missing, it still
-publishes, those cells marked missing."""
+consumer stack over everyone's save outputs (and its self-check), then a report job over
+everyone's records. The merged report must hold the same cells as a single run; with a load job
+missing, it still publishes, those cells marked missing."""
 
 import json
 import shutil
@@ -60,10 +60,13 @@ def test_sharded_jobs_merge_into_the_same_report_as_one_run(tmp_path: Path, envs
     loaded = tmp_path / "report"
     for stack in STACKS:
         upload(saved, tmp_path / f"load-{stack}", "artifacts", "records")
-        job(tmp_path / f"load-{stack}", envs, "--phase", "load", "--shard", stack)
+        job(tmp_path / f"load-{stack}", envs, "--phase", "load", "--shard", stack, "--verify-fresh", "1")
         upload(tmp_path / f"load-{stack}", loaded, "records")
     job(loaded, envs, "--phase", "report")
     assert cells(loaded) == cells(tmp_path / "single")
+    # each load job's self-check travels with its records into the report
+    verification = json.loads((loaded / "site" / "results.json").read_text())["verification"]
+    assert verification == {"attempts": 2, "agreed": 2, "disagreed": 0, "unverified": 0}
 
     partial = tmp_path / "partial"  # the second load job never reported
     upload(tmp_path / f"load-{STACKS[0]}", partial, "records")

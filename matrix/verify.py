@@ -1,0 +1,173 @@
+"""The self-check: failing attempts of the run, each run again alone in a fresh worker process.
+
+A rung's answer must not depend on the rungs or cells that ran before it in the same worker.
+This draws failing attempts (``error`` or ``mismatch``, probes included) from the current load
+records, runs each as the only attempt of a new worker process of its consumer, and compares:
+another outcome, stage (load or predict) or exception type is a disagreement, a bug of this
+tool and never Keras's answer. A verification whose worker died says nothing either way and is
+counted apart.
+
+The sample is stratified: every (consumer, mode, exception type) is drawn once before any is
+drawn twice, so a rare failure is checked as surely as a common one. An attempt verified
+against the same load record before is not drawn again, so nightly samples add up; one asked
+for by its signature is verified again all the same.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from matrix.errors import SelectionError
+from matrix.plan import LoadCell, fingerprint, load_job_cell
+from matrix.store import Record, Workspace
+from reports.catalog import load_catalog
+
+FAILING = ("error", "mismatch")
+COMPARED = ("outcome", "stage")  # and the exception type
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    sample: int = 0  # failing attempts to draw at random (stratified)
+    signatures: tuple[str, ...] = ()  # catalog ids or regular expressions: every attempt that matches
+    seed: int | None = None  # None: a new one, logged so the draw can be repeated
+
+    def __bool__(self) -> bool:
+        return self.sample > 0 or bool(self.signatures)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One failing attempt of a current load record."""
+
+    cell: LoadCell
+    index: int  # its place in the record's attempts
+    attempt: Record
+    verified: bool = False  # already, against this load record
+
+    @property
+    def stratum(self) -> tuple[str, str, str]:
+        return self.cell.consumer, str(self.attempt["mode"]), error_type(self.attempt)
+
+
+def error_type(attempt: Record) -> str:
+    return str((attempt.get("error") or {}).get("type") or "")
+
+
+def verify_fingerprint(cell: LoadCell, index: int) -> str:
+    return fingerprint(kind="verify", load=cell.fingerprint, attempt=index)
+
+
+def failing_attempts(cells: Iterable[LoadCell], workspace: Workspace) -> Iterator[Candidate]:
+    """The failing attempts of every current load record among ``cells``."""
+    for cell in cells:
+        record = workspace.read(workspace.load_record(cell.producer, cell.consumer, cell.case, cell.format))
+        if not record or record.get("fingerprint") != cell.fingerprint:
+            continue
+        for index, attempt in enumerate(record.get("attempts") or []):
+            if attempt.get("outcome") in FAILING:
+                yield Candidate(cell, index, attempt, verified(workspace, cell, index))
+
+
+def verified(workspace: Workspace, cell: LoadCell, index: int) -> bool:
+    record = workspace.read(workspace.verify_record(cell.producer, cell.consumer, cell.case, cell.format, index)) or {}
+    return record.get("fingerprint") == verify_fingerprint(cell, index) and "attempt" in record
+
+
+def choose(candidates: list[Candidate], request: VerifyRequest, seed: int) -> list[Candidate]:
+    """Every candidate matching a requested signature, then ``request.sample`` drawn from the rest
+    of those not verified yet."""
+    patterns = signature_patterns(request.signatures)
+    matching = [c for c in candidates if any(p.search(described(c.attempt)) for p in patterns)]
+    chosen = {id(c) for c in matching}
+    rest = [c for c in candidates if id(c) not in chosen and not c.verified]
+    return matching + draw(rest, request.sample, seed)
+
+
+def draw(candidates: list[Candidate], sample: int, seed: int) -> list[Candidate]:
+    """``sample`` candidates, one per stratum in turn (strata and members in random order)."""
+    rng = random.Random(seed)
+    strata: dict[tuple[str, str, str], list[Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        strata[candidate.stratum].append(candidate)
+    keys = sorted(strata)
+    rng.shuffle(keys)
+    for key in keys:
+        rng.shuffle(strata[key])
+    chosen: list[Candidate] = []
+    while len(chosen) < sample and any(strata.values()):
+        for key in keys:
+            if strata[key] and len(chosen) < sample:
+                chosen.append(strata[key].pop())
+    return chosen
+
+
+def signature_patterns(signatures: Iterable[str]) -> list[re.Pattern[str]]:
+    """A catalog id stands for its pattern; anything else is a regular expression."""
+    known = {entry.id: entry.pattern for entry in load_catalog()}
+    patterns = []
+    for signature in signatures:
+        try:
+            patterns.append(known.get(signature) or re.compile(signature))
+        except re.error as exc:
+            raise SelectionError(f"--verify-signature {signature!r} is neither a catalog id "
+                                 f"(reports/catalog.toml) nor a regular expression: {exc}") from None
+    return patterns
+
+
+def described(attempt: Record) -> str:
+    """``Type: message``, what catalog patterns match."""
+    error = attempt.get("error") or {}
+    return f"{error.get('type', '')}: {error.get('message', '')}"
+
+
+def verify_job_cell(candidate: Candidate, workspace: Workspace) -> Record:
+    cell, attempt = candidate.cell, candidate.attempt
+    recorded = {key: attempt.get(key) for key in ("mode", "call", "probe", *COMPARED, "error", "max_abs_diff")}
+    return {**load_job_cell(cell, workspace), "attempt_index": candidate.index, "recorded": recorded,
+            "load_fingerprint": cell.fingerprint, "fingerprint": verify_fingerprint(cell, candidate.index),
+            "record": workspace.verify_record(cell.producer, cell.consumer, cell.case, cell.format, candidate.index)}
+
+
+def agrees(recorded: Record, fresh: Record | None) -> bool | None:
+    """Whether the fresh attempt gave the recorded answer; None when it could not run."""
+    if fresh is None:
+        return None
+    return all(recorded.get(key) == fresh.get(key) for key in COMPARED) and error_type(recorded) == error_type(fresh)
+
+
+def verification_entry(record: Record) -> dict[str, Any]:
+    """What a cell shows of one verification record."""
+    fresh = record.get("attempt")
+    shown = fresh or {"outcome": None, "stage": None, "error": record.get("error")}
+    return {"attempt": record["attempt_index"], "mode": record["recorded"]["mode"],
+            "agrees": agrees(record["recorded"], fresh), "recorded": outline(record["recorded"]),
+            "fresh": outline(shown)}
+
+
+def outline(attempt: Record) -> Record:
+    error = attempt.get("error")
+    return {**{key: attempt.get(key) for key in COMPARED},
+            "error": {"type": error.get("type"), "message": error.get("message")} if error else None}
+
+
+def verifications(workspace: Workspace) -> dict[tuple[str, str, str, str], list[Record]]:
+    """Every verification record, by (producer, consumer, case, format)."""
+    found: dict[tuple[str, str, str, str], list[Record]] = defaultdict(list)
+    for path in sorted((workspace.root / "records" / "verify").glob("*/*/*.json")):
+        record = workspace.read(str(path.relative_to(workspace.root)))
+        if record and "recorded" in record:
+            found[(record["producer"], record["consumer"], record["case"], record["format"])].append(record)
+    return found
+
+
+def summary(entries: Iterable[dict[str, Any]]) -> dict[str, int]:
+    entries = list(entries)
+    return {"attempts": len(entries), "agreed": sum(1 for e in entries if e["agrees"] is True),
+            "disagreed": sum(1 for e in entries if e["agrees"] is False),
+            "unverified": sum(1 for e in entries if e["agrees"] is None)}
