@@ -128,11 +128,13 @@ def save_atomically(keras, model, cell):
     staging = "{}.staging-{}".format(artifact, os.getpid())
     os.makedirs(staging)
     staged = os.path.join(staging, os.path.basename(artifact))
-    faults.strike(cell, "save", staged)
-    save(keras, model, cell["format"], staged)
-    remove(artifact)
-    os.replace(staged, artifact)
-    remove(staging)
+    try:
+        faults.strike(cell, "save", staged)
+        save(keras, model, cell["format"], staged)
+        remove(artifact)
+        os.replace(staged, artifact)
+    finally:  # a failed save leaves nothing behind, like a good one
+        remove(staging)
 
 
 def remove(path):

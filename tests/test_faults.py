@@ -73,6 +73,7 @@ def test_each_injected_fault_costs_its_cell_and_the_next_run_repairs_it(tmp_path
         assert cells[key]["verdict"] in ("ok", "remedy"), key  # the cells no fault touched were computed
     assert "warning: 1 corrupt-artifact, 4 crashed, 1 timeout" in log
     assert "the disk filled while saving" in log
+    assert not list((tmp_path / "artifacts").rglob("*.staging-*"))  # the failed save left nothing behind
 
     second, log = run(tmp_path, "--cases", *CASES)
     # saved again: the artifact the disk could not hold and the one truncated after its save;
