@@ -109,7 +109,8 @@ def draw(candidates: list[Candidate], sample: int, seed: int) -> list[Candidate]
 
 def signature_patterns(signatures: Iterable[str]) -> list[re.Pattern[str]]:
     """A catalog id stands for its pattern; anything else is a regular expression."""
-    known = {entry.id: entry.pattern for entry in load_catalog()}
+    signatures = list(signatures)
+    known = {entry.id: entry.pattern for entry in load_catalog()} if signatures else {}
     patterns = []
     for signature in signatures:
         try:
