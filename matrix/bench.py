@@ -21,9 +21,11 @@ from typing import Any
 
 from matrix.envs import ensure_env
 from matrix.launch import worker_env
-from matrix.run import RunOptions, log, run_matrix
+from matrix.phases import log
+from matrix.run import RunOptions, run_matrix
 from matrix.stacks import Stack
-from matrix.store import SCHEMA, Record, Workspace
+from matrix.store import Record, Workspace
+from runner.protocol import SCHEMA
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"speedup_vs_naive": (">=", 50.0), "work_bound_ratio": ("<=", 1.25), "noop_rerun_s": ("<=", 10.0),
@@ -41,7 +43,7 @@ def run_bench(stacks: list[Stack], options: RunOptions, site: Path, sample: int)
     with tempfile.TemporaryDirectory(prefix="matrix-bench-") as scratch:
         bench = Workspace(Path(scratch))
         bench.envs.symlink_to(options.workspace.envs.resolve(), target_is_directory=True)
-        fresh = RunOptions(bench, options.jobs, options.limits, cases=options.cases)
+        fresh = RunOptions(workspace=bench, jobs=options.jobs, limits=options.limits, cases=options.cases)
         log(f"bench: (a) this runner, empty workspace, {len(ready)} stacks, {options.jobs} jobs")
         first, first_s = timed_run(ready, fresh, Path(scratch) / "site")
         log("bench: (c) the same run again, nothing to do")
@@ -97,7 +99,7 @@ def naive_estimate(stacks: list[Stack], bench: Workspace, envs: dict[str, Any], 
 
 
 def phase_records(workspace: Workspace, stack: str, phase: str) -> list[Record]:
-    folder = workspace.root / "records" / phase / stack
+    folder = workspace.records_of(phase, stack)
     return [json.loads(path.read_text()) for path in sorted(folder.rglob("*.json"))]
 
 

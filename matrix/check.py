@@ -21,27 +21,19 @@ import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from matrix.envs import Environment
 from matrix.errors import CheckInputError, MatrixError
+from matrix.phases import WorkerOptions, log, prepare_envs, run_phase, stack_status
 from matrix.plan import CHECK_WORKER, RUNNER_DIR, digest_runner, fingerprint
-from matrix.run import (
-    RETRIED,
-    RunOptions,
-    loaded_fields,
-    log,
-    prepare_envs,
-    run_phase,
-    runtime_of,
-    stack_entry,
-    stack_status,
-)
+from matrix.runfile import family_entries, loaded_fields, now, runtime_of, stack_entry
 from matrix.stacks import Stack
 from matrix.store import Record, Workspace
 from matrix.userfiles import UserFile, inspect_files, sample_problem
-from runner.formats import sha256_of
+from matrix.views import Cell, RunFile
+from runner.protocol import RETRIED, SCHEMA, place, sha256_of
 
 
 @dataclass(frozen=True)
@@ -67,9 +59,10 @@ class Prepared:
     expected: str | None
     expected_sha256: str | None
     key: str  # what every record of this request depends on besides file and stack
+    workspace: Workspace
 
 
-def check_files(stacks: list[Stack], request: CheckRequest, options: RunOptions) -> Path:
+def check_files(stacks: list[Stack], request: CheckRequest, options: WorkerOptions) -> Path:
     """Run the check, write WORKSPACE/check/run.json, and return its path."""
     started = time.monotonic()
     workspace = options.workspace
@@ -86,20 +79,21 @@ def check_files(stacks: list[Stack], request: CheckRequest, options: RunOptions)
     if prepared.expected is None:
         references = choose_references(readable, ready, envs, prepared, options)
     loads, derived = run_loads(readable, ready, envs, prepared, references, options)
-    run = {
-        "schema": 1,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    run: RunFile = {
+        "schema": SCHEMA,
+        "generated_at": now(),
         "seconds": round(time.monotonic() - started, 1),
         "computed": {"saves": 0, "loads": loads, "derived": derived},
         "host": {"argv": [str(p) for p in request.paths]},
-        "stacks": [stack_entry(s, statuses.get(s.id, {"status": "missing"}), runtime_of(s, workspace, "check/records"))
-                   for s in stacks],
+        "stacks": [stack_entry(s, statuses.get(s.id, {"status": "missing"}),
+                               runtime_of(workspace, workspace.check_records_of(s.id))) for s in stacks],
+        "families": family_entries(),
         "cases": [{"id": f.name, "tags": ["user"], "summary": describe(f)} for f in prepared.files],
         "cells": [cell for f in readable for cell in file_cells(f, ready, prepared, references, workspace)],
         "files": [file_entry(f, references.get(f.key), prepared) for f in prepared.files],
     }
-    target = workspace.root / "check" / "run.json"
-    workspace.write(str(target.relative_to(workspace.root)), run)
+    target = workspace.check_run_file
+    workspace.write(str(target.relative_to(workspace.root)), dict(run))
     return target
 
 
@@ -123,7 +117,7 @@ def prepare(request: CheckRequest, workspace: Workspace) -> Prepared:
         "input": digests.get("--input"), "unsafe": request.unsafe,
     }, sort_keys=True).encode()).hexdigest()
     return Prepared(files, request.custom_objects, request.unsafe, copies, code_dir, samples.get("--input"),
-                    samples.get("--expected"), digests.get("--expected"), key)
+                    samples.get("--expected"), digests.get("--expected"), key, workspace)
 
 
 def check_code_digest() -> str:
@@ -134,8 +128,8 @@ def check_code_digest() -> str:
 def copy_in(path: Path, digest: str, workspace: Workspace, kind: str) -> str:
     """A copy of ``path`` (whose sha256 is ``digest``) under WORKSPACE/check/KIND/SHA/NAME, its
     path relative to the workspace."""
-    relative = f"check/{kind}/{digest[:16]}/{path.name or 'model'}"
-    place_once(workspace.root / relative, lambda staging: copy_any(path, staging))
+    relative = workspace.check_copy(kind, digest, path.name or "model")
+    place_once(workspace.root / relative, lambda staged: copy_any(path, staged))
     return relative
 
 
@@ -147,15 +141,10 @@ def copy_any(source: Path, target: Path) -> None:
 
 
 def place_once(target: Path, fill: Callable[[Path], None]) -> None:
-    """Make ``target`` with ``fill(staging)`` and a rename, unless it exists: an interrupted copy
+    """Make ``target`` with ``fill(staged)`` and a rename, unless it exists: an interrupted copy
     never passes for a whole one."""
-    if target.exists():
-        return
-    staging = target.with_name(f"{target.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    fill(staging)
-    staging.rename(target)
+    if not target.exists():
+        place(str(target), lambda staged: fill(Path(staged)))
 
 
 def copy_code(request: CheckRequest, workspace: Workspace) -> str:
@@ -174,12 +163,12 @@ def copy_code(request: CheckRequest, workspace: Workspace) -> str:
                                   "project's root or add --import-path DIR")
         sources[top] = found[0]
     digest = hashlib.sha256(json.dumps(sorted((t, sha256_of(str(p))) for t, p in sources.items())).encode())
-    relative = f"check/code/{digest.hexdigest()[:16]}"  # named by the code's digest: it is the key
+    relative = workspace.check_code(digest.hexdigest())  # named by the code's digest: it is the key
 
-    def fill(staging: Path) -> None:
-        staging.mkdir()
+    def fill(staged: Path) -> None:
+        staged.mkdir()
         for source in sources.values():
-            copy_any(source, staging / source.name)
+            copy_any(source, staged / source.name)
 
     place_once(workspace.root / relative, fill)
     return relative
@@ -191,7 +180,7 @@ def chunks(items: list[Stack], size: int) -> Iterable[list[Stack]]:
 
 
 def choose_references(files: list[UserFile], stacks: list[Stack], envs: dict[str, Environment],
-                      prepared: Prepared, options: RunOptions) -> dict[str, Record]:
+                      prepared: Prepared, options: WorkerOptions) -> dict[str, Record]:
     """file key -> {"stack", "mode", "path", "sha256"}: the reference each file's loads compare with."""
     workspace, pending = options.workspace, list(files)
     found: dict[str, tuple[str, Record]] = {}  # file key -> (stack id, its predict record)
@@ -202,7 +191,7 @@ def choose_references(files: list[UserFile], stacks: list[Stack], envs: dict[str
             run_phase("check-predict", wave, envs, stale, options)
         for f in pending:  # waves go in declaration order: the first candidate of a kind is the earliest
             for stack in wave:
-                record = current_record(workspace, predict_record(f, stack), predict_fingerprint(f, stack, prepared))
+                record = predicted(f, stack, prepared)
                 if record.get("loaded_by") and (f.key not in found or better(record, found[f.key][1])):
                     found[f.key] = (stack.id, record)
         pending = [f for f in files if f.key not in found or found[f.key][1]["loaded_by"] != "documented"]
@@ -217,7 +206,7 @@ def choose_references(files: list[UserFile], stacks: list[Stack], envs: dict[str
         if record["loaded_by"] != "documented":
             log(f"{f.name}: the documented load works in no selected stack; reference: {stack_id} "
                 f"with {record['loaded_by']}")
-        relative = f"check/references/{f.key}.json"
+        relative = workspace.check_reference(f.key)
         workspace.write(relative, record["reference_data"])
         references[f.key] = {"stack": stack_id, "mode": record["loaded_by"], "path": relative,
                              "sha256": sha256_of(str(workspace.root / relative))}
@@ -246,12 +235,18 @@ def base_cell(f: UserFile, stack: Stack, prepared: Prepared) -> Record:
             "input": prepared.input, "unsafe": prepared.unsafe}
 
 
-def predict_record(f: UserFile, stack: Stack) -> str:
-    return f"check/records/{stack.id}/{f.key}.predict.json"
+def predict_record(f: UserFile, stack: Stack, prepared: Prepared) -> str:
+    return prepared.workspace.check_record(stack.id, f.key, "predict")
 
 
-def load_record(f: UserFile, stack: Stack) -> str:
-    return f"check/records/{stack.id}/{f.key}.load.json"
+def load_record(f: UserFile, stack: Stack, prepared: Prepared) -> str:
+    return prepared.workspace.check_record(stack.id, f.key, "load")
+
+
+def predicted(f: UserFile, stack: Stack, prepared: Prepared) -> Record:
+    """The current record of the reference step for this file and stack, or ``{}``."""
+    relative = predict_record(f, stack, prepared)
+    return current_record(prepared.workspace, relative, predict_fingerprint(f, stack, prepared))
 
 
 def predict_fingerprint(f: UserFile, stack: Stack, prepared: Prepared) -> str:
@@ -259,20 +254,20 @@ def predict_fingerprint(f: UserFile, stack: Stack, prepared: Prepared) -> str:
 
 
 def predict_cell(f: UserFile, stack: Stack, prepared: Prepared) -> Record:
-    return {**base_cell(f, stack, prepared), "record": predict_record(f, stack),
+    return {**base_cell(f, stack, prepared), "record": predict_record(f, stack, prepared),
             "fingerprint": predict_fingerprint(f, stack, prepared)}
 
 
 def load_cell(f: UserFile, stack: Stack, prepared: Prepared, reference: Record | None) -> Record:
     compared_with = reference["sha256"] if reference else prepared.expected_sha256
-    return {**base_cell(f, stack, prepared), "record": load_record(f, stack),
+    return {**base_cell(f, stack, prepared), "record": load_record(f, stack, prepared),
             "reference": reference["path"] if reference else None, "expected": prepared.expected,
             "fingerprint": fingerprint(kind="check-load", stack=stack.fingerprint(), file=f.key,
                                        request=prepared.key, reference=compared_with)}
 
 
 def run_loads(files: list[UserFile], stacks: list[Stack], envs: dict[str, Environment], prepared: Prepared,
-              references: dict[str, Record], options: RunOptions) -> tuple[int, int]:
+              references: dict[str, Record], options: WorkerOptions) -> tuple[int, int]:
     """Every stale (file, stack) load; where the predict step already tried every rung in vain,
     its record is the answer (the same rungs fail the same way whatever they are compared with)."""
     workspace, stale, derived = options.workspace, [], 0
@@ -281,10 +276,10 @@ def run_loads(files: list[UserFile], stacks: list[Stack], envs: dict[str, Enviro
             cell = load_cell(f, stack, prepared, references.get(f.key))
             if fresh(workspace, cell):
                 continue
-            tried = current_record(workspace, predict_record(f, stack), predict_fingerprint(f, stack, prepared))
+            tried = predicted(f, stack, prepared)
             if nothing_loaded(tried):
                 workspace.write(cell["record"], {**tried, **cell, "kind": "check-load",
-                                                 "derived_from": predict_record(f, stack)})
+                                                 "derived_from": predict_record(f, stack, prepared)})
                 derived += 1
             else:
                 stale.append(cell)
@@ -301,13 +296,14 @@ def nothing_loaded(record: Record) -> bool:
 
 
 def file_cells(f: UserFile, stacks: list[Stack], prepared: Prepared, references: dict[str, Record],
-               workspace: Workspace) -> list[Record]:
+               workspace: Workspace) -> list[Cell]:
     cells = []
     for stack in stacks:
         cell = load_cell(f, stack, prepared, references.get(f.key))
         record = current_record(workspace, cell["record"], cell["fingerprint"])
-        cells.append({"producer": f.name, "consumer": stack.id, "case": f.name, "format": f.format,
-                      "container": f.container, "save_error": None, **loaded_fields(record)})
+        cells.append(cast(Cell, {"producer": f.name, "consumer": stack.id, "case": f.name, "format": f.format,
+                                 "container": f.container, "save_error": None, **loaded_fields(record),
+                                 "verified": []}))
     return cells
 
 

@@ -16,9 +16,10 @@ from matrix.check import CheckRequest, check_files
 from matrix.containers import DockerOptions
 from matrix.errors import MatrixError, SelectionError
 from matrix.launch import Limits
+from matrix.phases import WorkerOptions, log
 from matrix.plan import digest_runner
-from matrix.run import PHASES, RunOptions, log, run_matrix
-from matrix.stacks import BACKENDS, DECLARATION, Stack, load_stacks, select_stacks
+from matrix.run import PHASES, RunOptions, run_matrix
+from matrix.stacks import BACKENDS, DECLARATION, FAMILY_NAMES, Stack, family_named, load_stacks, select_stacks
 from matrix.store import Workspace
 from matrix.verify import VerifyRequest
 from matrix.versions import missing_stacks
@@ -112,7 +113,9 @@ def add_selection(command: argparse.ArgumentParser) -> None:
     command.add_argument("--stacks", nargs="+", default=[], metavar="PATTERN",
                          help="fnmatch patterns on stack ids (default: the default set)")
     command.add_argument("--tags", nargs="+", default=[], metavar="TAG",
-                         help="only stacks with any of these tags (keras2, tf_keras, keras3, nightly, quick)")
+                         help=f"only stacks with any of these tags: a family ({', '.join(FAMILY_NAMES)}) or another "
+                              "tag (quick)")
+    command.add_argument("--all", action="store_true", help="every declared stack, the ones not in the default set too")
     command.add_argument("--stacks-file", type=Path, default=DECLARATION,
                          help="the stacks declaration (default matrix/stacks.toml)")
 
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def list_command(args: argparse.Namespace) -> int:
-    stacks, _ = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags)
+    stacks, _ = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags, args.all)
     if args.json:
         print(json.dumps(stack_plan(stacks)))
         return 0
@@ -151,7 +154,7 @@ def stack_plan(stacks: list[Stack]) -> list[dict[str, str | bool]]:
     code = digest_runner()
     code_key = hashlib.sha256(json.dumps([code.core, code.cases], sort_keys=True).encode()).hexdigest()[:16]
     return [{"id": s.id, "python": s.python, "cache_key": f"{s.fingerprint()}-{code_key}",
-             "pinned": "nightly" not in s.tags} for s in stacks]
+             "pinned": family_named(s.family).pinned} for s in stacks]
 
 
 def versions_command(args: argparse.Namespace) -> int:
@@ -168,14 +171,14 @@ def bench_command(args: argparse.Namespace) -> int:
     patterns, tags = args.stacks, args.tags or ([] if args.stacks else ["quick"])
     stacks, _ = select_stacks(load_stacks(args.stacks_file), patterns, tags)
     workspace = Workspace(args.workspace.resolve())
-    options = RunOptions(workspace, args.jobs, Limits(), cases=tuple(args.cases))
+    options = RunOptions(workspace=workspace, jobs=args.jobs, cases=tuple(args.cases))
     with workspace.locked():
         print_figures(run_bench(stacks, options, args.site.resolve(), args.naive_sample))
     return 0
 
 
 def run_command(args: argparse.Namespace) -> int:
-    stacks, unmatched = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags)
+    stacks, unmatched = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags, args.all)
     for pattern in unmatched:
         log(f"warning: no stack matches {pattern!r}; `python -m matrix list` shows the known ones")
     workspace = Workspace(args.workspace.resolve())
@@ -185,9 +188,10 @@ def run_command(args: argparse.Namespace) -> int:
     limits = Limits(cell_timeout_s=args.cell_timeout, memory_mb=args.memory_limit)
     if args.verify_fresh < 0:
         raise SelectionError(f"--verify-fresh {args.verify_fresh}: give how many attempts to verify (0 or more)")
-    options = RunOptions(workspace, args.jobs, limits, args.force, tuple(args.cases), args.phase, args.shard,
-                         args.backend, DockerOptions(args.docker_base, args.docker_ca),
-                         VerifyRequest(args.verify_fresh, tuple(args.verify_signature), args.verify_seed))
+    options = RunOptions(workspace=workspace, jobs=args.jobs, limits=limits, backend=args.backend,
+                         docker=DockerOptions(args.docker_base, args.docker_ca), force=args.force,
+                         cases=tuple(args.cases), phase=args.phase, shard=args.shard,
+                         verify=VerifyRequest(args.verify_fresh, tuple(args.verify_signature), args.verify_seed))
     with workspace.locked():
         return run_and_report(stacks, options, args.site.resolve(), args.no_report or args.phase in ("save", "load"))
 
@@ -216,13 +220,13 @@ def run_and_report(stacks: list[Stack], options: RunOptions, site: Path, no_repo
 
 
 def check_command(args: argparse.Namespace) -> int:
-    stacks, unmatched = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags)
+    stacks, unmatched = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags, args.all)
     for pattern in unmatched:
         log(f"warning: no stack matches {pattern!r}; `python -m matrix list` shows the known ones")
     workspace = Workspace(args.workspace.resolve())
     limits = Limits(cell_timeout_s=args.cell_timeout, memory_mb=args.memory_limit)
-    options = RunOptions(workspace, args.jobs, limits, backend=args.backend,
-                         docker=DockerOptions(args.docker_base, args.docker_ca))
+    options = WorkerOptions(workspace=workspace, jobs=args.jobs, limits=limits, backend=args.backend,
+                            docker=DockerOptions(args.docker_base, args.docker_ca))
     request = CheckRequest(tuple(args.paths), tuple(args.custom_objects), tuple(args.import_path), args.input,
                            args.expected, args.unsafe)
     with workspace.locked():

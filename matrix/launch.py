@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from matrix.containers import start_container
 from matrix.envs import Environment
 from matrix.stacks import Stack
-from matrix.store import SCHEMA, Record, Workspace
+from matrix.store import Record, Workspace
+from runner.protocol import SCHEMA, failed_cell, save_failed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOG_TAIL_LINES = 20
@@ -237,15 +238,9 @@ def describe_failure(returncode: int | None, watched: Watched, limits: Limits) -
 
 
 def failure_record(stack: Stack, phase: str, cell: Record, failure: Failure, tail: str) -> Record:
-    record: dict[str, Any] = {"schema": SCHEMA, "kind": phase, "stack": stack.id, **cell,
-                              "returncode": failure.returncode,
-                              "error": {"type": f"Worker{failure.kind.capitalize()}",
-                                        "message": failure.message, "traceback": tail}}
-    if phase == "save":
-        record["status"] = failure.kind
-    else:
-        record.update(verdict=failure.kind, remedy=None, max_abs_diff=None, attempts=[])
-    return record
+    error = {"type": f"Worker{failure.kind.capitalize()}", "message": failure.message, "traceback": tail}
+    outcome = save_failed(failure.kind, error) if phase == "save" else failed_cell(failure.kind, error)
+    return {"schema": SCHEMA, "kind": phase, "stack": stack.id, **cell, "returncode": failure.returncode, **outcome}
 
 
 def log_tail(path: Path) -> str:

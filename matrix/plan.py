@@ -19,10 +19,11 @@ from typing import Any
 
 from matrix.errors import SelectionError
 from matrix.stacks import Stack
-from matrix.store import SCHEMA, Record, Workspace
+from matrix.store import Record, Workspace
+from matrix.views import CaseEntry
+from runner.protocol import FORMAT_NAMES, SCHEMA
 
 RUNNER_DIR = Path(__file__).resolve().parent.parent / "runner"
-FORMATS = ("h5", "keras", "savedmodel")
 CHECK_WORKER = "check.py"  # `matrix check`'s worker: matrix jobs never import it
 
 
@@ -50,9 +51,9 @@ def digest_runner(runner_dir: Path = RUNNER_DIR) -> CodeDigest:
     return CodeDigest(core=core.hexdigest(), cases=cases)
 
 
-def describe_cases(cases: Iterable[str], runner_dir: Path = RUNNER_DIR) -> list[Record]:
+def describe_cases(cases: Iterable[str], runner_dir: Path = RUNNER_DIR) -> list[CaseEntry]:
     """Each case's id, tags and one-line summary, read from its source (no TensorFlow needed)."""
-    described = []
+    described: list[CaseEntry] = []
     for case in cases:
         tree = ast.parse((runner_dir / "cases" / f"{case}.py").read_text())
         summary = " ".join((ast.get_docstring(tree) or "").split("\n\n")[0].split())
@@ -130,7 +131,7 @@ def plan_saves(stacks: Iterable[Stack], code: CodeDigest, workspace: Workspace,
     stale = []
     for stack in stacks:
         for case in code.cases:
-            for fmt in FORMATS:
+            for fmt in FORMAT_NAMES:
                 wanted = save_fingerprint(stack, case, fmt, code)
                 if fingerprint_at(workspace.save_record(stack.id, case, fmt)) != wanted:
                     stale.append(SaveCell(stack.id, case, fmt, wanted))
@@ -156,7 +157,7 @@ def load_cells(consumers: Iterable[Stack], producers: Iterable[Stack], code: Cod
     consumers = list(consumers)
     for producer in producers:
         for case in code.cases:
-            for fmt in FORMATS:
+            for fmt in FORMAT_NAMES:
                 saved = read_record(workspace.save_record(producer.id, case, fmt))
                 if not saved or saved.get("status") != "saved":
                     continue

@@ -1,4 +1,6 @@
-"""Stacks as data: the declaration in ``stacks.toml`` loaded into frozen dataclasses."""
+"""Stacks as data: the declaration in ``stacks.toml`` loaded into frozen dataclasses, and the
+families a stack belongs to (``FAMILIES``: what the report, ``versions``, the CI plan and the
+command line know of them)."""
 
 from __future__ import annotations
 
@@ -16,8 +18,31 @@ from matrix.errors import SelectionError, StackDeclarationError
 DECLARATION = Path(__file__).with_name("stacks.toml")
 PYTHON_VERSION = re.compile(r"^3\.\d+$")
 T = TypeVar("T")
-KNOWN_FIELDS = {"id", "python", "requirements", "env", "tags", "default", "backend"}
+KNOWN_FIELDS = {"id", "python", "requirements", "env", "family", "tags", "default", "backend"}
 BACKENDS = ("venv", "docker")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Family:
+    """What kind of Keras a stack runs; its name is also a tag ``--tags`` selects by."""
+
+    name: str
+    title: str  # what the report's filters and stacks table say
+    colour: str  # of its stacks' row and column marks in the report
+    pinned: bool = True  # False: unpinned builds, new every run (the CI plan caches nothing of them)
+
+
+FAMILIES = (
+    Family(name="keras2", title="Keras 2 inside TensorFlow", colour="#E69F00"),
+    Family(name="tf_keras", title="tf-keras, the legacy Keras 2 package (TF 2.16+)", colour="#0072B2"),
+    Family(name="keras3", title="Keras 3", colour="#009E73"),
+    Family(name="nightly", title="tf-nightly and keras-nightly", colour="#CC79A7", pinned=False),
+)
+FAMILY_NAMES = tuple(f.name for f in FAMILIES)
+
+
+def family_named(name: str) -> Family:
+    return next(f for f in FAMILIES if f.name == name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,10 +52,16 @@ class Stack:
     id: str
     python: str
     requirements: tuple[str, ...]
+    family: str  # one of FAMILY_NAMES
     env: dict[str, str] = field(default_factory=dict, hash=False)
-    tags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # more tags to select by (quick)
     default: bool = True
     backend: str = "venv"  # or "docker"; --backend overrides it for a whole run
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """What ``--tags`` matches: the family, then the declared tags."""
+        return (self.family, *self.tags)
 
     def fingerprint(self) -> str:
         """Changes exactly when the environment would be built differently."""
@@ -73,6 +104,9 @@ def parse_stack(entry: object, index: int, path: Path) -> Stack:
     env = entry.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise StackDeclarationError(f"{where}: env must be a table of strings, e.g. {{ TF_USE_LEGACY_KERAS = \"1\" }}")
+    family = entry.get("family")
+    if family not in FAMILY_NAMES:
+        raise StackDeclarationError(f"{where}: family = {family!r}; declare one of {', '.join(FAMILY_NAMES)}")
     tags = entry.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise StackDeclarationError(f"{where}: tags must be a list of strings")
@@ -82,7 +116,7 @@ def parse_stack(entry: object, index: int, path: Path) -> Stack:
     backend = entry.get("backend", "venv")
     if backend not in BACKENDS:
         raise StackDeclarationError(f"{where}: backend = {backend!r}; use one of {', '.join(BACKENDS)}")
-    return Stack(id=stack_id, python=python, requirements=tuple(requirements), env=dict(env),
+    return Stack(id=stack_id, python=python, requirements=tuple(requirements), family=str(family), env=dict(env),
                  tags=tuple(tags), default=default, backend=backend)
 
 
@@ -93,21 +127,22 @@ def require(entry: dict[str, object], name: str, kind: type[T], where: str) -> T
     return value
 
 
-def select_stacks(stacks: list[Stack], patterns: list[str],
-                  tags: list[str] | None = None) -> tuple[list[Stack], list[str]]:
-    """Stacks whose id matches any pattern (fnmatch) and that carry any of ``tags``, in
-    declaration order, and the patterns that matched nothing. Neither patterns nor tags: the
-    default set. Nothing matched at all: an error naming what is known."""
+def select_stacks(stacks: list[Stack], patterns: list[str], tags: list[str] | None = None,
+                  everything: bool = False) -> tuple[list[Stack], list[str]]:
+    """Stacks whose id matches any pattern (fnmatch) and that carry any of ``tags`` (a family is
+    a tag), in declaration order, and the patterns that matched nothing. Neither patterns nor
+    tags: the default set, or every stack with ``everything``. Nothing matched at all: an error
+    naming what is known."""
     tags = tags or []
     if not patterns and not tags:
-        return [s for s in stacks if s.default], []
+        return [s for s in stacks if s.default or everything], []
     chosen = [s for s in stacks
               if (not patterns or any(fnmatch.fnmatchcase(s.id, p) for p in patterns))
-              and (not tags or set(tags) & set(s.tags))]
+              and (not tags or set(tags) & set(s.labels))]
     unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(s.id, p) for s in stacks)]
     if not chosen:
         asked = " ".join([*map(repr, patterns), *(f"tag {t!r}" for t in tags)])
-        known_tags = ", ".join(sorted({t for s in stacks for t in s.tags}))
+        known_tags = ", ".join(sorted({t for s in stacks for t in s.labels}))
         raise SelectionError(f"no stack matches {asked}; known stacks: {', '.join(s.id for s in stacks)}; "
                              f"known tags: {known_tags}")
     return chosen, unmatched

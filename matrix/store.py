@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from matrix.errors import WorkspaceError
-
-SCHEMA = 1
-ARTIFACT_NAMES = {"h5": "model.h5", "keras": "model.keras", "savedmodel": "savedmodel"}
+from runner.protocol import SCHEMA, format_named, write_json
 
 Record = dict[str, Any]
 
@@ -45,6 +43,12 @@ class Workspace:
     def log_file(self, stack_id: str, phase: str) -> str:
         return f"logs/{stack_id}.{phase}.log"
 
+    def records_of(self, kind: str, stack_id: str | None = None) -> Path:
+        """The folder of the records of a kind (``save``, ``load``, ``verify``), or of one stack's:
+        as the producer for saves, as the consumer for loads and verifications."""
+        folder = self.root / "records" / kind
+        return folder / stack_id if stack_id else folder
+
     def stack_record(self, stack_id: str) -> str:
         return f"records/stacks/{stack_id}.json"
 
@@ -58,10 +62,33 @@ class Workspace:
         return f"records/verify/{consumer}/{producer}/{case}.{fmt}.{attempt}.json"
 
     def artifact(self, producer: str, case: str, fmt: str) -> str:
-        return f"artifacts/{producer}/{case}/{ARTIFACT_NAMES[fmt]}"
+        return f"artifacts/{producer}/{case}/{format_named(fmt).artifact}"
 
     def reference(self, producer: str, case: str, fmt: str) -> str:
         return f"artifacts/{producer}/{case}/{fmt}.reference.json"
+
+    # `matrix check`: a user's files and what their check depends on, under check/
+
+    @property
+    def check_run_file(self) -> Path:
+        return self.root / "check" / "run.json"
+
+    def check_record(self, stack_id: str, file_key: str, step: str) -> str:
+        """``step``: ``predict`` (the reference search) or ``load``."""
+        return f"check/records/{stack_id}/{file_key}.{step}.json"
+
+    def check_records_of(self, stack_id: str) -> Path:
+        return self.root / "check" / "records" / stack_id
+
+    def check_copy(self, kind: str, digest: str, name: str) -> str:
+        """A copy of a user's file (``kind`` files) or sample (``samples``), by content and name."""
+        return f"check/{kind}/{digest[:16]}/{name}"
+
+    def check_code(self, digest: str) -> str:
+        return f"check/code/{digest[:16]}"
+
+    def check_reference(self, file_key: str) -> str:
+        return f"check/references/{file_key}.json"
 
     def read(self, relative: str) -> Record | None:
         """A record of this schema, or None when it is missing, unreadable or of another schema."""
@@ -97,11 +124,4 @@ class Workspace:
             yield
 
     def write(self, relative: str, data: Record) -> None:
-        write_json_atomically(self.root / relative, data)
-
-
-def write_json_atomically(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+        write_json(str(self.root / relative), data)

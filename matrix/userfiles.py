@@ -12,11 +12,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.formats import container_of, sha256_of, size_of
+from runner.protocol import ZIP_MAGIC, container_of, format_of_container, sha256_of, size_of
 
-FORMAT_OF_CONTAINER = {"hdf5": "h5", "zip": "keras", "savedmodel": "savedmodel"}
 NUMPY_MAGIC = b"\x93NUMPY"
-ZIP_MAGIC = b"PK\x03\x04"
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ def inspect_file(path: Path, name: str) -> UserFile:
         return UserFile(path, name, problem=f"cannot read it: {exc.strerror or exc}")
     if problem:
         return UserFile(path, name, container=container, problem=problem)
-    return UserFile(path, name, FORMAT_OF_CONTAINER[container], container, None, sha256_of(str(path)),
+    return UserFile(path, name, format_of_container(container), container, None, sha256_of(str(path)),
                     size_of(str(path)))
 
 

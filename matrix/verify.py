@@ -20,12 +20,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from matrix.errors import SelectionError
 from matrix.plan import LoadCell, fingerprint, load_job_cell
 from matrix.store import Record, Workspace
-from reports.catalog import load_catalog
+from matrix.views import Outline, Verification, Verified
+from reports.catalog import CatalogError, load_catalog
 
 FAILING = ("error", "mismatch")
 COMPARED = ("outcome", "stage")  # and the exception type
@@ -110,7 +110,10 @@ def draw(candidates: list[Candidate], sample: int, seed: int) -> list[Candidate]
 def signature_patterns(signatures: Iterable[str]) -> list[re.Pattern[str]]:
     """A catalog id stands for its pattern; anything else is a regular expression."""
     signatures = list(signatures)
-    known = {entry.id: entry.pattern for entry in load_catalog()} if signatures else {}
+    try:
+        known = {entry.id: entry.pattern for entry in load_catalog()} if signatures else {}
+    except CatalogError as exc:
+        raise SelectionError(f"--verify-signature needs the signature catalog: {exc}") from None
     patterns = []
     for signature in signatures:
         try:
@@ -142,7 +145,7 @@ def agrees(recorded: Record, fresh: Record | None) -> bool | None:
     return all(recorded.get(key) == fresh.get(key) for key in COMPARED) and error_type(recorded) == error_type(fresh)
 
 
-def verification_entry(record: Record) -> dict[str, Any]:
+def verification_entry(record: Record) -> Verified:
     """What a cell shows of one verification record."""
     fresh = record.get("attempt")
     shown = fresh or {"outcome": None, "stage": None, "error": record.get("error")}
@@ -151,23 +154,23 @@ def verification_entry(record: Record) -> dict[str, Any]:
             "fresh": outline(shown)}
 
 
-def outline(attempt: Record) -> Record:
+def outline(attempt: Record) -> Outline:
     error = attempt.get("error")
-    return {**{key: attempt.get(key) for key in COMPARED},
+    return {"outcome": attempt.get("outcome"), "stage": attempt.get("stage"),
             "error": {"type": error.get("type"), "message": error.get("message")} if error else None}
 
 
 def verifications(workspace: Workspace) -> dict[tuple[str, str, str, str], list[Record]]:
     """Every verification record, by (producer, consumer, case, format)."""
     found: dict[tuple[str, str, str, str], list[Record]] = defaultdict(list)
-    for path in sorted((workspace.root / "records" / "verify").glob("*/*/*.json")):
+    for path in sorted(workspace.records_of("verify").glob("*/*/*.json")):
         record = workspace.read(str(path.relative_to(workspace.root)))
         if record and "recorded" in record:
             found[(record["producer"], record["consumer"], record["case"], record["format"])].append(record)
     return found
 
 
-def summary(entries: Iterable[dict[str, Any]]) -> dict[str, int]:
+def summary(entries: Iterable[Verified]) -> Verification:
     entries = list(entries)
     return {"attempts": len(entries), "agreed": sum(1 for e in entries if e["agrees"] is True),
             "disagreed": sum(1 for e in entries if e["agrees"] is False),

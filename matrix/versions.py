@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from matrix.errors import MatrixError
-from matrix.stacks import Stack
+from matrix.stacks import Family, Stack, family_named
 
 PYPI_URL = os.environ.get("MATRIX_PYPI_URL", "https://pypi.org/pypi")
 MIN_AGE = timedelta(days=1)
@@ -78,12 +78,12 @@ def python_for(release: Release) -> str:
     return release.pythons[-1]
 
 
-def stack_block(stack_id: str, python: str, requirements: list[str], tags: list[str], env: str = "") -> str:
+def stack_block(stack_id: str, python: str, requirements: list[str], family: Family, env: str = "") -> str:
     lines = ["[[stack]]", f'id = "{stack_id}"', f'python = "{python}"',
              "requirements = [" + ", ".join(f'"{r}"' for r in requirements) + "]"]
     if env:
         lines.append(f"env = {env}")
-    lines.append("tags = [" + ", ".join(f'"{t}"' for t in tags) + "]")
+    lines.append(f'family = "{family.name}"')
     return "\n".join(lines)
 
 
@@ -100,7 +100,7 @@ def missing_tensorflow(tf: dict[tuple[int, int], Release], keras: dict[tuple[int
         python = python_for(release)
         if minor < (2, 16):
             blocks.append(stack_block(f"tf2.{minor[1]}-py{python}", python,
-                                      [f"tensorflow-cpu=={release.version}"], ["keras2"]))
+                                      [f"tensorflow-cpu=={release.version}"], family_named("keras2")))
         elif keras3 is not None:
             blocks.append(keras3_block(keras3, release))
     return blocks
@@ -113,7 +113,7 @@ def newest_keras3(keras: dict[tuple[int, int], Release]) -> Release | None:
 def keras3_block(keras: Release, tf: Release) -> str:
     python = python_for(tf)
     return stack_block(f"keras3.{keras.minor[1]}-tf2.{tf.minor[1]}-py{python}", python,
-                       [f"tensorflow-cpu=={tf.version}", f"keras=={keras.version}"], ["keras3"])
+                       [f"tensorflow-cpu=={tf.version}", f"keras=={keras.version}"], family_named("keras3"))
 
 
 def missing_keras3(keras: dict[tuple[int, int], Release], tf: dict[tuple[int, int], Release],
@@ -133,7 +133,7 @@ def missing_tf_keras(tf_keras: dict[tuple[int, int], Release], tf: dict[tuple[in
         return []
     python = python_for(newest)
     return [stack_block(f"tf{newest.minor[0]}.{newest.minor[1]}-tfkeras-py{python}", python,
-                        [f"tensorflow-cpu=={newest.version}", f"tf-keras=={release.version}"], ["tf_keras"],
+                        [f"tensorflow-cpu=={newest.version}", f"tf-keras=={release.version}"], family_named("tf_keras"),
                         env='{ TF_USE_LEGACY_KERAS = "1" }')]
 
 

@@ -9,11 +9,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import cast
 
+from matrix.views import RunFile
+from reports.catalog import CatalogError
 from reports.check import summary_lines, write_check_site
 from reports.history import summary_markdown, update_history
 from reports.render import render_site
 from reports.results import build_results, write_results
+from runner.protocol import SCHEMA
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,11 +31,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
     try:
-        run = json.loads(args.run_file.read_text())
+        return report(parser().parse_args(argv))
+    except CatalogError as exc:
+        print(f"reports: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def report(args: argparse.Namespace) -> int:
+    try:
+        run = cast(RunFile, json.loads(args.run_file.read_text()))
     except (OSError, ValueError) as exc:
         print(f"reports: error: cannot read {args.run_file} ({exc}); run `nox -s matrix` first", file=sys.stderr)
+        return 2
+    if not isinstance(run, dict) or run.get("schema") != SCHEMA or "families" not in run:
+        print(f"reports: error: {args.run_file} is not a run file of this version (schema {SCHEMA}, with families): "
+              "write it again with `nox -s matrix` (or `--phase report`)", file=sys.stderr)
         return 2
     if args.check:
         results, page = write_check_site(run, args.site)

@@ -27,7 +27,8 @@ class Entry:
 
 
 @cache
-def load_catalog(path: Path = CATALOG) -> tuple[Entry, ...]:
+def load_catalog(path: Path | None = None) -> tuple[Entry, ...]:
+    path = path or CATALOG
     try:
         entries = tomllib.loads(path.read_text()).get("signature", [])
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -9,22 +9,24 @@ from typing import Any
 
 import pandas as pd
 
+from matrix.views import RunFile
 from reports.catalog import entry_by_id
-from reports.render import LETTERS, MEANINGS, environment, own_file, verdict_counts
+from reports.render import LETTERS, MEANINGS, environment, page_style, verdict_counts
 from reports.results import build_results, write_results
+from runner.protocol import VERDICTS
 
-FAILED = ("error", "crashed", "timeout", "corrupt-artifact", "missing")
+FAILED = frozenset(v.name for v in VERDICTS if v.loaded is False)  # "fails in N": nothing loaded there
 SIGNATURE_CHARS = 100
 
 
-def build_check_results(run: dict[str, Any]) -> dict[str, Any]:
+def build_check_results(run: RunFile) -> dict[str, Any]:
     """The matrix's results schema; ``producer`` and ``case`` are the file's name, plus ``files``."""
     results = build_results(run)
     results["files"] = run.get("files", [])
     return results
 
 
-def write_check_site(run: dict[str, Any], site: Path) -> tuple[dict[str, Any], Path]:
+def write_check_site(run: RunFile, site: Path) -> tuple[dict[str, Any], Path]:
     results = build_check_results(run)
     frame = write_results(results, site)
     return results, render_check(results, frame, site)
@@ -38,7 +40,7 @@ def render_check(results: dict[str, Any], frame: pd.DataFrame, site: Path) -> Pa
         grid={name: {c["consumer"]: c for c in cells} for name, cells in by_file.items()},
         summaries={name: summary(cells) for name, cells in by_file.items()},
         counts=verdict_counts(frame), signatures=results["signatures"], letters=LETTERS, meanings=MEANINGS,
-        seen=lambda group: seen_in(group["seen"]), show_cells=False, style=own_file("page.css"),
+        seen=lambda group: seen_in(group["seen"]), show_cells=False, style=page_style(results["families"]),
         reference=describe_reference,
     )
     target = site / "index.html"

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from runner.protocol import VERDICTS
+
 # How good a verdict is for someone loading a model: lower is better. Cells with no measurement
 # (missing) are left out of the comparison.
-RANK = {"ok": 0, "remedy": 1, "error": 2, "blocked": 2, "unsupported": 2, "crashed": 2, "timeout": 2,
-        "corrupt-artifact": 2, "mismatch": 3}
+RANK = {v.name: v.rank for v in VERDICTS if v.rank is not None}
 KEPT_NIGHTS = 365
 LISTED_CHANGES = 200
 FEED_ENTRIES = 30

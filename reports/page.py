@@ -13,9 +13,8 @@ from typing import Any
 import markupsafe
 import pandas as pd
 
-from reports.results import FORMATS, VERDICTS
+from runner.protocol import FORMATS, VERDICT_NAMES, VERDICTS
 
-FAMILIES = ("keras2", "tf_keras", "keras3", "nightly")
 NONE = -1
 # What a stack contributes to the cell detail, in order.
 VERSION_FIELDS = ("python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py", "backend")
@@ -37,29 +36,24 @@ class Strings:
         return self.index[text]
 
 
-def family(stack: dict[str, Any]) -> str:
-    """keras2 / tf_keras / keras3 / nightly: from the declaration's tags, else what the worker saw."""
-    tags = stack.get("tags") or []
-    for name in ("nightly", "keras3", "tf_keras", "keras2"):
-        if name in tags:
-            return name
-    return str(stack.get("keras_flavor") or "other")
-
-
 def page_data(results: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
     strings = Strings()
     ready = [s for s in results["stacks"] if s["status"] == "ok"]
     stack_ids = [s["id"] for s in ready]
     cases = [c["id"] for c in results["cases"]] or sorted(frame["case"].unique())
-    formats = [f for f in FORMATS if f in set(frame["format"])]
+    formats = [f.name for f in FORMATS if f.name in set(frame["format"])]
     groups = {group_key(g): n for n, g in enumerate(results["signatures"])}
     columns = cell_columns(results["cells"], frame, (formats, cases, stack_ids), groups, strings)
     return {
-        "stacks": [{"id": s["id"], "family": family(s), **{f: s.get(f) for f in VERSION_FIELDS}} for s in ready],
+        "stacks": [{"id": s["id"], "family": s["family"], **{f: s.get(f) for f in VERSION_FIELDS}} for s in ready],
         "cases": [case_entry(results, case) for case in cases],
         "formats": formats,
-        "families": [f for f in FAMILIES if any(family(s) == f for s in ready)],
-        "verdicts": list(VERDICTS),
+        "format_labels": {f.name: f.label for f in FORMATS},
+        "format_preference": [f.name for f in sorted(FORMATS, key=lambda f: f.preference)],
+        "families": [f["name"] for f in results["families"] if any(s["family"] == f["name"] for s in ready)],
+        "verdicts": list(VERDICT_NAMES),
+        "severity": [v.name for v in sorted(VERDICTS, key=lambda v: v.severity)],  # worst first
+        "marks": {v.name: v.mark for v in VERDICTS},
         "containers": containers(frame, stack_ids, cases, formats),
         "signatures": [signature_entry(g) for g in results["signatures"]],
         **columns,
@@ -85,7 +79,7 @@ def cell_columns(cells: list[dict[str, Any]], frame: pd.DataFrame, axes: tuple[l
     """Column arrays in position order; positions no cell reached stay ``missing``."""
     formats, cases, stacks = axes
     size = len(formats) * len(cases) * len(stacks) ** 2
-    verdict = [VERDICTS.index("missing")] * size
+    verdict = [VERDICT_NAMES.index("missing")] * size
     remedy, signature, needed, error = [NONE] * size, [NONE] * size, [NONE] * size, [NONE] * size
     diff: list[float | None] = [None] * size
     attempts: list[list[int]] = [[] for _ in range(size)]
@@ -93,7 +87,7 @@ def cell_columns(cells: list[dict[str, Any]], frame: pd.DataFrame, axes: tuple[l
     for position, cell, row in zip(positions(frame, axes), cells, frame.itertuples(index=False), strict=True):
         if position is None:
             continue
-        verdict[position] = VERDICTS.index(cell["verdict"])
+        verdict[position] = VERDICT_NAMES.index(cell["verdict"])
         remedy[position] = strings(cell["remedy"])
         diff[position] = rounded(cell["max_abs_diff"])
         key = row.signature_id if isinstance(row.signature_id, str) else row.signature

@@ -14,25 +14,15 @@ import jinja2
 import markupsafe
 import pandas as pd
 
-from reports.page import embed, family, page_data
-from reports.results import VERDICTS, verified_attempts
+from matrix.views import FamilyEntry
+from reports.page import embed, page_data
+from reports.results import verified_attempts
 from reports.signatures import describe_seen
+from runner.protocol import VERDICT_NAMES, VERDICTS
 
 TEMPLATES = Path(__file__).with_name("templates")
-LETTERS = {"ok": "✓", "remedy": "R", "mismatch": "≠", "error": "✗", "crashed": "C",
-           "timeout": "T", "corrupt-artifact": "!", "blocked": "B", "unsupported": "–", "missing": "?"}
-MEANINGS = {
-    "ok": "loads the documented way; predictions equal",
-    "remedy": "loads only with the named remedy; predictions equal",
-    "mismatch": "loads, but predicts something else",
-    "error": "no load mode works",
-    "crashed": "the worker process died on this cell",
-    "timeout": "the cell ran past its time limit",
-    "corrupt-artifact": "the saved file changed after it was saved (checksum); saved again next run",
-    "blocked": "the producer failed to save this artifact",
-    "unsupported": "the producer cannot write this format",
-    "missing": "no record (the run was interrupted)",
-}
+LETTERS = {v.name: v.mark for v in VERDICTS}
+MEANINGS = {v.name: v.meaning for v in VERDICTS}
 
 
 def environment() -> jinja2.Environment:
@@ -54,17 +44,25 @@ def render_site(results: dict[str, Any], frame: pd.DataFrame, site: Path,
         results=results, stacks=results["stacks"], ready=[s for s in results["stacks"] if s["status"] == "ok"],
         counts=verdict_counts(frame), signatures=results["signatures"],
         seen=lambda group: describe_seen(group["seen"], frame["case"].nunique()),
-        letters=LETTERS, meanings=MEANINGS, family=family, show_cells=True,
+        letters=LETTERS, meanings=MEANINGS, show_cells=True,
         loaded_here=by_stack(frame, "consumer"), saved_here=by_stack(frame, "producer"),
         duration=duration(results.get("seconds")), backends=backends(results["stacks"]),
-        style=own_file("page.css"), script=own_file("page.js"),
-        letters_json=embed(LETTERS), data=embed(page_data(results, frame)),
+        style=page_style(results["families"]), script=own_file("page.js"),
+        data=embed(page_data(results, frame)),
         history=history, trend=trend_svg(history["nights"]) if history else None,
         checked=verified_attempts(results["cells"]),
     )
     target = site / "index.html"
     target.write_text(html)
     return target
+
+
+def page_style(families: list[FamilyEntry]) -> markupsafe.Markup:
+    """page.css, and each verdict's and family's colours from their tables (runner.protocol,
+    matrix.stacks): trusted, unlike anything from a record."""
+    rules = [f".v-{v.name} {{ background: {v.colour}; color: {v.ink}; }}" for v in VERDICTS]
+    rules += [f".fam-{f['name']} {{ border-left: 4px solid {f['colour']} !important; }}" for f in families]
+    return own_file("page.css") + markupsafe.Markup("\n".join(rules) + "\n")
 
 
 def own_file(name: str) -> markupsafe.Markup:
@@ -77,12 +75,12 @@ def by_stack(frame: pd.DataFrame, role: str) -> dict[str, list[tuple[str, int]]]
     if frame.empty:
         return {}
     table = pd.crosstab(frame[role], frame["verdict"])
-    return {str(stack): [(v, int(row[v])) for v in VERDICTS if row.get(v)] for stack, row in table.iterrows()}
+    return {str(stack): [(v, int(row[v])) for v in VERDICT_NAMES if row.get(v)] for stack, row in table.iterrows()}
 
 
 def verdict_counts(frame: pd.DataFrame) -> list[tuple[str, int]]:
     counts = frame["verdict"].value_counts()
-    return [(v, int(counts.get(v, 0))) for v in VERDICTS]
+    return [(v, int(counts.get(v, 0))) for v in VERDICT_NAMES]
 
 
 def duration(seconds: float | None) -> str:
@@ -96,7 +94,7 @@ def backends(stacks: list[dict[str, Any]]) -> str:
     return ", ".join(sorted({str(s.get("backend") or "venv") for s in stacks})) or "none"
 
 
-TREND_LINES = (("ok", "#009E73"), ("remedy", "#56B4E9"), ("error", "#D55E00"), ("mismatch", "#CC79A7"))
+TREND_LINES = tuple((v.name, v.colour) for v in VERDICTS if v.name in ("ok", "remedy", "error", "mismatch"))
 
 
 def trend_svg(nights: list[dict[str, Any]], width: int = 640, height: int = 160) -> markupsafe.Markup:

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
+from matrix.views import AttemptData, Cell, ErrorData, RunFile
 from reports.catalog import match_error
 from reports.signatures import cell_failure, signature_of, summarize
 
-SCHEMA = 2
-STACK_FIELDS = ("id", "python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py", "backend", "status", "reason",
-                "tags")
-FORMATS = ("h5", "keras", "savedmodel")
-VERDICTS = ("ok", "remedy", "mismatch", "error", "crashed", "timeout", "corrupt-artifact", "blocked", "unsupported",
-            "missing")
+SCHEMA = 2  # of results.json, the public contract; records have their own (runner.protocol.SCHEMA)
+STACK_FIELDS = ("id", "python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py", "family", "backend", "status",
+                "reason", "tags")
 
 
-def build_results(run: dict[str, Any]) -> dict[str, Any]:
-    stacks = [{name: stack.get(name) for name in STACK_FIELDS} for stack in run["stacks"]]
+def build_results(run: RunFile) -> dict[str, Any]:
+    stacks: list[dict[str, Any]] = [{name: stack.get(name) for name in STACK_FIELDS} for stack in run["stacks"]]
     results = {
         "schema": SCHEMA,
         "generated_at": run["generated_at"],
@@ -28,6 +26,7 @@ def build_results(run: dict[str, Any]) -> dict[str, Any]:
         "computed": run.get("computed", {"saves": None, "loads": None}),
         "host": run.get("host", {}),
         "stacks": stacks,
+        "families": run["families"],
         "cases": run.get("cases", []),
         "cells": [public_cell(cell) for cell in run["cells"]],
     }
@@ -37,24 +36,24 @@ def build_results(run: dict[str, Any]) -> dict[str, Any]:
     return results
 
 
-def public_cell(cell: dict[str, Any]) -> dict[str, Any]:
-    error, failure = cell.get("error"), cell_failure(cell)
+def public_cell(cell: Cell) -> dict[str, Any]:
+    failure = cell_failure(cast(dict[str, Any], cell))
     entry = match_error(failure)
     return {
         "producer": cell["producer"],
         "consumer": cell["consumer"],
         "case": cell["case"],
         "format": cell["format"],
-        "container": cell.get("container"),
+        "container": cell["container"],
         "verdict": cell["verdict"],
-        "remedy": cell.get("remedy"),
-        "max_abs_diff": cell.get("max_abs_diff"),
+        "remedy": cell["remedy"],
+        "max_abs_diff": cell["max_abs_diff"],
         "signature": signature_of(failure),
         "signature_id": entry.id if entry else None,
-        "error": public_error(error, cell["verdict"]),
-        "custom_objects_needed": cell.get("custom_objects_needed"),
-        "attempts": [public_attempt(a) for a in cell.get("attempts", [])],
-        "verified": cell.get("verified", []),
+        "error": public_error(cell["error"], cell["verdict"]),
+        "custom_objects_needed": cell["custom_objects_needed"],
+        "attempts": [public_attempt(a) for a in cell["attempts"]],
+        "verified": cell["verified"],
     }
 
 
@@ -65,7 +64,7 @@ def verified_attempts(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(checked, key=lambda entry: {False: 0, None: 1, True: 2}[entry["agrees"]])
 
 
-def public_error(error: dict[str, Any] | None, verdict: str) -> dict[str, Any] | None:
+def public_error(error: ErrorData | None, verdict: str) -> dict[str, Any] | None:
     """type and message; for a dead or hung worker also the tail of its log, the only clue."""
     if not error:
         return None
@@ -75,7 +74,7 @@ def public_error(error: dict[str, Any] | None, verdict: str) -> dict[str, Any] |
     return public
 
 
-def public_attempt(attempt: dict[str, Any]) -> dict[str, Any]:
+def public_attempt(attempt: AttemptData) -> dict[str, Any]:
     error = attempt.get("error")
     return {"mode": attempt["mode"], "call": attempt.get("call"), "outcome": attempt["outcome"],
             "unsafe": bool(attempt.get("unsafe")), "probe": bool(attempt.get("probe")),

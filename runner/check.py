@@ -11,81 +11,59 @@ from the model's input signature), the user's custom objects and whether unsafe 
 The matrix never imports this module, so editing it leaves the matrix's records fresh.
 """
 
-import faulthandler
 import importlib
 import json
 import os
 import sys
-import time
 
-from runner import SCHEMA, ladder
-from runner.records import custom_objects_needed, describe_error, read_json, verdict_of, write_json
-from runner.worker import fixed_input
+from runner import ladder
+from runner.protocol import describe_error, failed_cell, loaded_cell, read_json
+from runner.worker import fixed_input, main
 
-PHASES = ("predict", "load")
 SEQUENCE_STEPS = 8  # the length given to an input dimension the model leaves open
 
 
-def main(argv):
-    if len(argv) != 2 or argv[0] not in PHASES:
-        sys.stderr.write("usage: python -m runner.check predict|load JOBFILE\n")
-        return 2
-    phase, job_path = argv
-    faulthandler.enable()
-    job = read_json(job_path)
-    if job.get("schema") != SCHEMA or job.get("phase") != "check-" + phase:
-        sys.stderr.write("job {} is not a schema {} check-{} job\n".format(job_path, SCHEMA, phase))
-        return 2
-    from runner.compat import import_keras, runtime_versions
-
-    keras, host = import_keras(), os.getppid()
-    runtime = runtime_versions()
-    for index, cell in enumerate(job["cells"]):
-        if os.getppid() != host:
-            sys.stderr.write("the host is gone: stopping\n")
-            return 0
-        write_json(job["heartbeat"], {"cell": index})
-        started = time.time()
-        record = {"schema": SCHEMA, "kind": job["phase"], "stack": job["stack"], "runtime": runtime}
-        record.update(cell)
-        try:
-            record.update(check_cell(keras, phase, cell))
-        except Exception as exc:  # a bug here costs one cell, as in the matrix worker
-            error = describe_error(exc)
-            error.update(type="WorkerCrashed", message="the check worker raised {}: {}".format(
-                error["type"], error["message"]))
-            record.update(verdict="crashed", remedy=None, max_abs_diff=None, attempts=[], error=error)
-        record["seconds"] = round(time.time() - started, 4)
-        write_json(cell["record"], record)
-        sys.stdout.write("{} {} {}\n".format(phase, cell["name"], record.get("verdict")))
-        sys.stdout.flush()
-    return 0
+def predict_cell(keras, cell):
+    """The reference candidate: the first rung that loads and predicts, and what it predicted."""
+    user, problem = user_objects(cell)
+    if problem:
+        return problem
+    try:
+        inputs = given_input(cell)
+    except Exception as exc:  # e.g. a SavedModel this TensorFlow cannot read: no input to build here
+        return failed("no input for the model here (pass one with --input FILE.npy)", exc)
+    return predict_with_first_rung(keras, user, cell["file"], user_rungs(cell["unsafe"]), inputs)
 
 
-def check_cell(keras, phase, cell):
+def load_cell(keras, cell):
+    """The ladder, compared with the chosen reference (or the user's --expected outputs)."""
+    user, problem = user_objects(cell)
+    if problem:
+        return problem
+    try:
+        inputs, expected = sample_of(cell)
+    except Exception as exc:
+        return failed("no input for the model here (pass one with --input FILE.npy)", exc)
+    rungs = user_rungs(cell["unsafe"])
+    return loaded_cell(ladder.run_ladder(keras, user, cell["file"], as_model_input(inputs), expected, rungs,
+                                         user_probes()))
+
+
+def user_objects(cell):
+    """The user's custom objects, or the failed cell that says they do not import here."""
     user = UserObjects(cell["custom_objects"], cell["code_dir"])
     try:
         user.custom_objects()
     except Exception as exc:  # the user's module does not import in this stack: nothing can load
-        return failed("importing the custom objects ({}) failed".format(", ".join(cell["custom_objects"])), exc)
-    try:
-        inputs, expected = sample_of(cell) if phase == "load" else (given_input(cell), None)
-    except Exception as exc:  # e.g. a SavedModel this TensorFlow cannot read: no input to build here
-        return failed("no input for the model here (pass one with --input FILE.npy)", exc)
-    rungs = user_rungs(cell["unsafe"])
-    if phase == "predict":
-        return predict_with_first_rung(keras, user, cell["file"], rungs, inputs)
-    attempts = climb(keras, user, cell["file"], rungs, as_model_input(inputs), expected)
-    verdict, remedy, max_abs_diff = verdict_of(attempts)
-    return {"verdict": verdict, "remedy": remedy, "max_abs_diff": max_abs_diff,
-            "custom_objects_needed": custom_objects_needed(attempts), "attempts": attempts}
+        return user, failed("importing the custom objects ({}) failed".format(", ".join(cell["custom_objects"])), exc)
+    return user, None
 
 
 def failed(what, exc):
     """An ``error`` cell that never reached the ladder, with the reason first in its message."""
     error = describe_error(exc)
     error["message"] = "{}: {}: {}".format(what, error["type"], error["message"])
-    return {"verdict": "error", "remedy": None, "max_abs_diff": None, "attempts": [], "error": error}
+    return failed_cell("error", error)
 
 
 class UserObjects:
@@ -187,23 +165,8 @@ def flatten(outputs):
     return numpy.asarray(getattr(outputs, "numpy", lambda: outputs)(), dtype="float64").ravel()
 
 
-def climb(keras, user, path, rungs, inputs, expected):
-    """Rungs in order until one predicts ``expected``; without it, until one predicts at all."""
-    attempts = []
-    for rung in rungs:
-        if not rung.applies(keras, user, path):
-            continue
-        attempt = ladder.try_rung(keras, user, path, rung, inputs, expected if expected is not None else [])
-        if expected is None and attempt["stage"] == "done":
-            attempt.update(outcome="ok", max_abs_diff=None)  # nothing to compare with: it predicts
-        attempts.append(attempt)
-        if attempt["outcome"] == "ok":
-            break
-    probe = ladder.PROBES.get(attempts[-1]["mode"]) if attempts and attempts[-1]["outcome"] == "ok" else None
-    if probe is not None and expected is not None and probe.applies(keras, user, path):
-        probe = probe._replace(load=flattening(probe.load))
-        attempts.append(dict(ladder.try_rung(keras, user, path, probe, inputs, expected), probe=True))
-    return attempts
+def user_probes():
+    return {mode: probe._replace(load=flattening(probe.load)) for mode, probe in ladder.PROBES.items()}
 
 
 def predict_with_first_rung(keras, user, path, rungs, inputs):
@@ -221,7 +184,7 @@ def predict_with_first_rung(keras, user, path, rungs, inputs):
         return load_and_keep
 
     rungs = [rung._replace(load=capturing(rung.load)) for rung in rungs]
-    attempts = climb(keras, user, path, rungs, as_model_input(inputs), None)
+    attempts = ladder.run_ladder(keras, user, path, as_model_input(inputs), None, rungs)
     loaded = attempts and attempts[-1]["outcome"] == "ok"
     result = {"verdict": "ok" if loaded else "error", "remedy": None, "max_abs_diff": None, "attempts": attempts,
               "loaded_by": attempts[-1]["mode"] if loaded else None}
@@ -343,5 +306,7 @@ def saved_model_specs(path):
     return [(spec.shape.as_list(), spec.dtype.name) for spec in specs]
 
 
+COMMANDS = {"predict": ("check-predict", predict_cell), "load": ("check-load", load_cell)}
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:], COMMANDS, "runner.check"))

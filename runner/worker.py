@@ -1,44 +1,61 @@
-"""The worker loop: import TensorFlow once, run every cell of one job, one record per cell."""
+"""The worker loop: import TensorFlow once, run every cell of one job, one record per cell.
+
+    python -m runner save JOBFILE      build each case and save it in one format
+    python -m runner load JOBFILE      climb the load ladder over each artifact
+    python -m runner verify JOBFILE    one recorded attempt again (the host starts one per cell)
+
+``runner.check`` runs a user's files through the same loop (``main`` with its own commands).
+"""
 
 import errno
 import faulthandler
-import glob
 import os
-import shutil
 import sys
 import time
 
-from runner import SCHEMA, faults
-from runner.formats import integrity_problem
-from runner.records import custom_objects_needed, describe_error, read_json, verdict_of, write_json
+from runner import faults
+from runner.protocol import (
+    SCHEMA,
+    describe_error,
+    failed_cell,
+    loaded_cell,
+    place,
+    read_json,
+    save_failed,
+    saved_artifact,
+    sha256_of,
+    write_json,
+)
 
 SEED = 0
 INPUT_ROWS = 4
-PHASES = ("save", "load", "verify")
 
 
-def main(argv):
-    if len(argv) != 2 or argv[0] not in PHASES:
-        sys.stderr.write("usage: python -m runner save|load|verify JOBFILE\n")
+def main(argv, commands=None, program="runner"):
+    """``commands``: the word on the command line -> (the job's phase, the function of a cell)."""
+    commands = commands or COMMANDS
+    if len(argv) != 2 or argv[0] not in commands:
+        sys.stderr.write("usage: python -m {} {} JOBFILE\n".format(program, "|".join(commands)))
         return 2
-    phase, job_path = argv
+    word, job_path = argv
+    phase, run_cell = commands[word]
     # A fatal signal prints the Python stack to the log, whose tail the host keeps for the report.
     faulthandler.enable()
     job = read_json(job_path)
     if job.get("schema") != SCHEMA or job.get("phase") != phase:
         sys.stderr.write("job {} is not a schema {} {} job\n".format(job_path, SCHEMA, phase))
         return 2
-    run_job(phase, job)
+    run_job(job, run_cell)
     return 0
 
 
-def run_job(phase, job):
+def run_job(job, run_cell):
+    """Every cell of the job in order, one record each; a bug of the worker costs its cell."""
     from runner.compat import import_keras, runtime_versions
 
     host = os.getppid()
     keras = import_keras()
     runtime = runtime_versions()
-    run_cell = {"save": save_cell, "load": load_cell, "verify": verify_cell}[phase]
     for index, cell in enumerate(job["cells"]):
         if os.getppid() != host:
             sys.stderr.write("the host is gone (killed?): stopping; its next run resumes here\n")
@@ -46,17 +63,17 @@ def run_job(phase, job):
         # Tells the host which cell is running: the one to blame if this process dies.
         write_json(job["heartbeat"], {"cell": index})
         started = time.time()
-        record = {"schema": SCHEMA, "kind": phase, "stack": job["stack"], "runtime": runtime}
+        record = {"schema": SCHEMA, "kind": job["phase"], "stack": job["stack"], "runtime": runtime}
         record.update(cell)
         try:
             faults.strike(cell, "start")
             record.update(run_cell(keras, cell))
         except Exception as exc:  # a bug in this worker costs one cell, recorded as a crash
-            record.update(worker_bug(phase, exc))
+            record.update(worker_bug(job["phase"], exc))
         record["seconds"] = round(time.time() - started, 4)
         write_json(cell["record"], record)
-        outcome = record.get("verdict", record.get("status")) or (record.get("attempt") or {}).get("outcome")
-        sys.stdout.write("{} {} {} {}\n".format(phase, cell["case"], cell["format"], outcome))
+        outcome = record.get("verdict") or record.get("status") or (record.get("attempt") or {}).get("outcome")
+        sys.stdout.write("{} {} {}\n".format(job["phase"], os.path.basename(cell["record"]), outcome))
         sys.stdout.flush()
 
 
@@ -64,9 +81,7 @@ def worker_bug(phase, exc):
     error = describe_error(exc)
     error.update(type="WorkerCrashed",
                  message="the worker's own code raised {}: {}".format(error["type"], error["message"]))
-    if phase == "save":
-        return {"status": "crashed", "error": error}
-    return {"verdict": "crashed", "remedy": None, "max_abs_diff": None, "attempts": [], "error": error}
+    return save_failed("crashed", error) if phase == "save" else failed_cell("crashed", error)
 
 
 def fixed_input(shape):
@@ -83,65 +98,38 @@ def fixed_input(shape):
 def save_cell(keras, cell):
     from runner import compat
     from runner.cases import load_case
-    from runner.formats import container_of, sha256_of, size_of
 
     reason = compat.unsupported_reason(keras, cell["format"])
     if reason:
-        return {"status": "unsupported", "reason": reason}
+        return save_failed("unsupported", reason=reason)
     try:
         case = load_case(cell["case"])
         compat.seed_everything(SEED)
         model = case.build()
         inputs = fixed_input(case.INPUT_SHAPE)
         outputs = model.predict(inputs, verbose=0)
-        save_atomically(keras, model, cell)
+        place(cell["artifact"], lambda staged: save_staged(keras, model, cell, staged))
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
-            return {"status": "error", "error": describe_error(exc)}
+            return save_failed("error", describe_error(exc))
         # Not the producer's fault: retried on the next run, like a crash.
-        return {"status": "crashed", "error": {
+        return save_failed("crashed", {
             "type": "DiskFull", "traceback": describe_error(exc)["traceback"],
             "message": "no space left on the device while saving {}: free some space and run again; "
-                       "finished records are kept".format(cell["artifact"])}}
+                       "finished records are kept".format(cell["artifact"])})
     except Exception as exc:
-        return {"status": "error", "error": describe_error(exc)}
+        return save_failed("error", describe_error(exc))
     finally:
         compat.clear_session(keras)
     write_json(cell["reference"], {"input": inputs.tolist(), "output": outputs.tolist()})
-    return {
-        "status": "saved",
-        "save_call": compat.save_call(keras, cell["format"]),
-        "container": container_of(cell["artifact"]),
-        "bytes": size_of(cell["artifact"]),
-        "sha256": sha256_of(cell["artifact"]),
-        "reference_sha256": sha256_of(cell["reference"]),
-    }
+    return saved_artifact(compat.save_call(keras, cell["format"]), cell["artifact"], cell["reference"])
 
 
-def save_atomically(keras, model, cell):
-    """Save into a staging folder, then move into place: no half-written artifact is visible."""
+def save_staged(keras, model, cell, staged):
     from runner.compat import save
 
-    artifact = cell["artifact"]
-    for left_over in glob.glob(glob.escape(artifact) + ".staging-*"):  # from a killed run
-        remove(left_over)
-    staging = "{}.staging-{}".format(artifact, os.getpid())
-    os.makedirs(staging)
-    staged = os.path.join(staging, os.path.basename(artifact))
-    try:
-        faults.strike(cell, "save", staged)
-        save(keras, model, cell["format"], staged)
-        remove(artifact)
-        os.replace(staged, artifact)
-    finally:  # a failed save leaves nothing behind, like a good one
-        remove(staging)
-
-
-def remove(path):
-    if os.path.isdir(path):
-        shutil.rmtree(path)
-    elif os.path.exists(path):
-        os.remove(path)
+    faults.strike(cell, "save", staged)
+    save(keras, model, cell["format"], staged)
 
 
 def load_cell(keras, cell):
@@ -151,23 +139,13 @@ def load_cell(keras, cell):
     faults.strike(cell, "load", cell["artifact"])
     problem = integrity_problem(cell)
     if problem:
-        return {"verdict": "corrupt-artifact", "remedy": None, "max_abs_diff": None, "attempts": [],
-                "error": {"type": "CorruptArtifact", "message": problem}}
+        return failed_cell("corrupt-artifact", {"type": "CorruptArtifact", "message": problem})
     inputs, expected = saved_sample(cell)
     try:
         case = load_case(cell["case"])
     except Exception as exc:  # the case's own code does not import in this Keras: nothing can load
-        return {"verdict": "error", "remedy": None, "max_abs_diff": None, "attempts": [],
-                "error": describe_error(exc)}
-    attempts = run_ladder(keras, case, cell["artifact"], inputs, expected)
-    verdict, remedy, max_abs_diff = verdict_of(attempts)
-    return {
-        "verdict": verdict,
-        "remedy": remedy,
-        "max_abs_diff": max_abs_diff,
-        "custom_objects_needed": custom_objects_needed(attempts),
-        "attempts": attempts,
-    }
+        return failed_cell("error", describe_error(exc))
+    return loaded_cell(run_ladder(keras, case, cell["artifact"], inputs, expected))
 
 
 def verify_cell(keras, cell):
@@ -187,9 +165,27 @@ def verify_cell(keras, cell):
     return {"attempt": dict(attempt, probe=bool(recorded.get("probe")))}
 
 
+def integrity_problem(cell):
+    """Why the artifact or its reference is not what the save recorded, or None when both are."""
+    for path, recorded in ((cell["artifact"], cell.get("artifact_sha256")),
+                           (cell["reference"], cell.get("reference_sha256"))):
+        if recorded is None:
+            continue
+        if not os.path.exists(path):
+            return "{} is gone since it was saved; the next run saves it again".format(path)
+        found = sha256_of(path)
+        if found != recorded:
+            return ("{} changed since it was saved (sha256 {}..., recorded {}...): truncated, corrupted or "
+                    "overwritten; the next run saves it again").format(path, found[:12], recorded[:12])
+    return None
+
+
 def saved_sample(cell):
     """The fixed input the producer saved and the predictions it gave."""
     import numpy
 
     reference = read_json(cell["reference"])
     return numpy.asarray(reference["input"], dtype="float32"), reference["output"]
+
+
+COMMANDS = {"save": ("save", save_cell), "load": ("load", load_cell), "verify": ("verify", verify_cell)}

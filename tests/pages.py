@@ -4,11 +4,11 @@ from pathlib import Path
 from typing import Any
 
 from reports.browser import READY
+from runner.protocol import VERDICTS
 
 # The page's rule: the worst verdict over the selected cases; a case the producer could not save
 # counts only when no selected case was loaded.
-SEVERITY = ["mismatch", "crashed", "timeout", "error", "corrupt-artifact", "missing", "remedy", "ok", "blocked",
-            "unsupported"]
+SEVERITY = [v.name for v in sorted(VERDICTS, key=lambda v: v.severity)]
 
 
 class Page:

@@ -20,11 +20,13 @@ BAD_STACKS = """
 id = "tf2.15-py3.5"
 python = "3.5"
 requirements = ["tensorflow-cpu==2.15.1"]
+family = "keras2"
 
 [[stack]]
 id = "tf9.9-py3.11"
 python = "3.11"
 requirements = ["tensorflow-cpu==9.9.9"]
+family = "keras2"
 """
 
 
@@ -67,6 +69,7 @@ SMALL = """
 id = "six-py3.11"
 python = "3.11"
 requirements = ["six==1.16.0"]
+family = "keras2"
 """
 
 
@@ -125,7 +128,7 @@ def test_an_artifact_changed_since_its_save_is_saved_again(tmp_path: Path) -> No
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "model.h5").write_bytes(b"weights")
     (tmp_path / "a" / "ref.json").write_text("{}")
-    from runner.formats import sha256_of
+    from runner.protocol import sha256_of
 
     record = {"schema": SCHEMA, "kind": "save", "status": "saved", "fingerprint": "f",
               "artifact": "a/model.h5", "reference": "a/ref.json",

@@ -226,11 +226,13 @@ def test_file_names_and_errors_reach_the_page_escaped(tmp_path: Path) -> None:
                "error": {"type": "ValueError", "message": "<script>alert(2)</script>", "traceback": ""}}
     run = {"schema": 1, "generated_at": "2026-11-25T00:00:00+00:00", "seconds": 1.0,
            "computed": {"saves": 0, "loads": 1}, "host": {},
-           "stacks": [{"id": "tf2.15-py3.11", "status": "ok", "backend": "venv"}],
+           "stacks": [{"id": "tf2.15-py3.11", "status": "ok", "backend": "venv", "family": "keras2"}],
+           "families": [{"name": "keras2", "title": "Keras 2", "colour": "#E69F00"}],
            "cases": [{"id": name, "tags": ["user"], "summary": name}],
            "cells": [{"producer": name, "consumer": "tf2.15-py3.11", "case": name, "format": "h5",
-                      "container": "hdf5", "verdict": "error", "remedy": None, "max_abs_diff": None,
-                      "attempts": [attempt], "error": attempt["error"]}],
+                      "container": "hdf5", "save_error": None, "verdict": "error", "remedy": None,
+                      "max_abs_diff": None, "custom_objects_needed": None, "attempts": [attempt],
+                      "error": attempt["error"], "seconds": 0.1, "verified": []}],
            "files": [{"name": name, "path": name, "format": "h5", "container": "hdf5", "bytes": 1, "sha256": "0" * 64,
                       "problem": None, "reference": None}]}
     (tmp_path / "run.json").write_text(json.dumps(run))

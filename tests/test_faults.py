@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from runner.faults import fault_for
-from runner.formats import integrity_problem, sha256_of
+from runner.protocol import sha256_of
+from runner.worker import integrity_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "tf2.15-py3.11"

@@ -100,3 +100,15 @@ def test_check_reads_the_savedmodel_with_tf_saved_model_load_too(workspace: Path
     assert found["files"][0]["reference"] == {"source": "stack", "stack": OLD, "mode": "tf.saved_model.load"}
     cell = found["cells"][0]
     assert (cell["verdict"], cell["remedy"]) == ("remedy", "tf.saved_model.load") and cell["max_abs_diff"] == 0.0
+
+
+def test_the_fault_switch_reaches_the_check_through_the_shared_worker_loop(workspace: Path, tmp_path: Path) -> None:
+    user_file = tmp_path / "exported-again"  # another name: not the records of the check above
+    shutil.copytree(workspace / "artifacts" / OLD / "custom_loss" / "savedmodel", user_file)
+    command = [sys.executable, "-m", "matrix", "check", str(user_file), "--workspace", str(workspace), "--stacks", OLD,
+               "--site", str(tmp_path / "site")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MATRIX_FAULTS": "check/records/*/*.load.json=exception"}
+    check = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1500, env=env)
+    assert check.returncode == 0, check.stdout + check.stderr
+    cell = results(tmp_path / "site" / "check")["cells"][0]
+    assert cell["verdict"] == "crashed" and "InjectedFault: injected fault" in cell["error"]["message"]

@@ -23,31 +23,37 @@ def no_session(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compat, "clear_session", lambda keras: None)
 
 
-def climb(monkeypatch: pytest.MonkeyPatch, *rungs: ladder.Rung, probe: str = "error") -> list[tuple[str, str]]:
-    monkeypatch.setattr(ladder, "LADDER", rungs)
-    monkeypatch.setattr(ladder, "PROBES", {"documented": rung("probe: no custom_objects", probe)})
-    attempts = ladder.run_ladder(None, None, "model.h5", None, EXPECTED)
+def climb(*rungs: ladder.Rung, probe: str = "error", expected: list[list[float]] | None = EXPECTED
+          ) -> list[tuple[str, str]]:
+    probes = {"documented": rung("probe: no custom_objects", probe)}
+    attempts = ladder.run_ladder(None, None, "model.h5", None, expected, rungs, probes)
     return [(a["mode"], a["outcome"]) for a in attempts]
 
 
-def test_stops_at_the_first_rung_that_predicts_right(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert climb(monkeypatch, rung("a", "error"), rung("b", "ok"), rung("c", "ok")) == [("a", "error"), ("b", "ok")]
+def test_stops_at_the_first_rung_that_predicts_right() -> None:
+    assert climb(rung("a", "error"), rung("b", "ok"), rung("c", "ok")) == [("a", "error"), ("b", "ok")]
 
 
-def test_climbs_past_a_wrong_prediction_and_skips_rungs_that_do_not_apply(monkeypatch: pytest.MonkeyPatch) -> None:
-    attempts = climb(monkeypatch, rung("a", "mismatch"), rung("b", "ok", applies=False), rung("unsafe", "ok"))
+def test_climbs_past_a_wrong_prediction_and_skips_rungs_that_do_not_apply() -> None:
+    attempts = climb(rung("a", "mismatch"), rung("b", "ok", applies=False), rung("unsafe", "ok"))
     assert attempts == [("a", "mismatch"), ("unsafe", "ok")]
 
 
-def test_probe_follows_only_a_documented_success(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert climb(monkeypatch, rung("documented", "ok"), probe="ok") == [
+def test_probe_follows_only_a_documented_success() -> None:
+    assert climb(rung("documented", "ok"), probe="ok") == [
         ("documented", "ok"), ("probe: no custom_objects", "ok")]
-    assert climb(monkeypatch, rung("documented", "mismatch")) == [("documented", "mismatch")]
+    assert climb(rung("documented", "mismatch")) == [("documented", "mismatch")]
 
 
-def test_attempts_record_the_call_and_safety(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ladder, "LADDER", (rung("a", "error"), rung("unsafe", "ok")))
-    first, second = ladder.run_ladder(None, None, "model.h5", None, EXPECTED)
+def test_without_an_expected_output_the_first_prediction_is_right_and_nothing_is_probed() -> None:
+    """`matrix check`'s reference step: what the first loading rung predicts becomes the reference."""
+    assert climb(rung("a", "error"), rung("documented", "mismatch"), probe="ok", expected=None) == [
+        ("a", "error"), ("documented", "ok")]
+
+
+def test_attempts_record_the_call_and_safety() -> None:
+    rungs = (rung("a", "error"), rung("unsafe", "ok"))
+    first, second = ladder.run_ladder(None, None, "model.h5", None, EXPECTED, rungs)
     assert first["error"]["message"] == "a cannot load" and first["stage"] == "load"
     assert (second["call"], second["unsafe"], second["max_abs_diff"]) == ("call unsafe", True, 0.0)
 

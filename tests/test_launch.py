@@ -43,7 +43,7 @@ for index, cell in enumerate(job["cells"]):
     write(cell["record"], dict(cell, schema=1, kind="load", verdict="ok", pid=os.getpid()))
 """
 
-STACK = Stack(id="fake", python="3.11", requirements=("nothing",))
+STACK = Stack(id="fake", python="3.11", requirements=("nothing",), family="keras2")
 LIMITS = Limits(cell_timeout_s=2, startup_timeout_s=2, memory_mb=300)
 
 

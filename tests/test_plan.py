@@ -6,7 +6,6 @@ import pytest
 
 from matrix.errors import SelectionError
 from matrix.plan import (
-    FORMATS,
     CodeDigest,
     describe_cases,
     digest_runner,
@@ -17,6 +16,7 @@ from matrix.plan import (
 )
 from matrix.stacks import Stack
 from matrix.store import Workspace
+from runner.protocol import FORMAT_NAMES as FORMATS
 
 WS = Workspace(Path("/nowhere"))
 CODE = CodeDigest(core="core1", cases={"custom_layer": "a", "custom_loss": "b", "module_layer": "c"})
@@ -24,7 +24,7 @@ CELLS_PER_ARTIFACT_SET = len(CODE.cases) * len(FORMATS)  # 9
 
 
 def stack(n: int, pin: str = "1") -> Stack:
-    return Stack(id=f"s{n}", python="3.11", requirements=(f"tensorflow-cpu==2.{n}.{pin}",))
+    return Stack(id=f"s{n}", python="3.11", requirements=(f"tensorflow-cpu==2.{n}.{pin}",), family="keras2")
 
 
 class FakeStore:

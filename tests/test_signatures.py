@@ -92,3 +92,20 @@ def test_groups_by_catalog_entry_and_says_where_it_was_seen() -> None:
     assert batch["seen"]["same_stack"] is False and groups[1]["seen"]["same_stack"] is True
     assert groups[2]["remedies_that_worked"] == {"compile=False": 1} and groups[2]["title"] is None
     assert "including producer and consumer on the same stack" in describe_seen(groups[1]["seen"], 2)
+
+
+def test_a_broken_catalog_stops_the_report_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from reports import catalog
+    from reports.__main__ import main as report_main
+
+    bad = tmp_path / "catalog.toml"
+    bad.write_text('[[signature]]\nid = "y"\nmatch = "a"\n')
+    monkeypatch.setattr(catalog, "CATALOG", bad)
+    load_catalog.cache_clear()
+    try:
+        assert report_main([str(Path(__file__).with_name("data") / "run-golden.json"), str(tmp_path / "site")]) == 2
+    finally:
+        load_catalog.cache_clear()
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and f"{bad}: signature 'y': field(s) ['title', 'explanation', 'remedy']" in error

@@ -12,18 +12,21 @@ GOOD = """
 id = "tf2.15-py3.11"
 python = "3.11"
 requirements = ["tensorflow-cpu==2.15.1"]
-tags = ["keras2"]
+family = "keras2"
+tags = ["quick"]
 
 [[stack]]
 id = "tf2.16-tfkeras-py3.11"
 python = "3.11"
 requirements = ["tensorflow-cpu==2.16.2", "tf-keras==2.16.0"]
 env = { TF_USE_LEGACY_KERAS = "1" }
+family = "tf_keras"
 
 [[stack]]
 id = "tf-nightly-py3.12"
 python = "3.12"
 requirements = ["tf-nightly-cpu"]
+family = "nightly"
 default = false
 """
 
@@ -52,20 +55,18 @@ def pinned_minor(stack: Stack, package: str) -> str | None:
 
 def test_shipped_declaration_covers_the_version_axis() -> None:
     stacks = load_stacks()
-    family = {s.id: set(s.tags) & {"keras2", "tf_keras", "keras3", "nightly"} for s in stacks}
-    assert all(len(tags) == 1 for tags in family.values()), family
     keras2 = {pinned_minor(s, "tensorflow-cpu") or pinned_minor(s, "tensorflow")
-              for s in stacks if "keras2" in s.tags}
+              for s in stacks if s.family == "keras2"}
     assert keras2 == {"1.15", *(f"2.{n}" for n in range(16))}
-    keras3 = {pinned_minor(s, "keras") for s in stacks if "keras3" in s.tags}
+    keras3 = {pinned_minor(s, "keras") for s in stacks if s.family == "keras3"}
     assert keras3 == {f"3.{n}" for n in range(16)}
-    tf_keras = {pinned_minor(s, "tensorflow-cpu") for s in stacks if "tf_keras" in s.tags}
+    tf_keras = {pinned_minor(s, "tensorflow-cpu") for s in stacks if s.family == "tf_keras"}
     minors = {pinned_minor(s, "tensorflow-cpu") or "0.0" for s in stacks}
     newest_tf = max(minors, key=lambda v: tuple(map(int, v.split("."))))
     assert tf_keras == {"2.16", newest_tf}
-    assert all(s.env.get("TF_USE_LEGACY_KERAS") == "1" for s in stacks if "tf_keras" in s.tags)
+    assert all(s.env.get("TF_USE_LEGACY_KERAS") == "1" for s in stacks if s.family == "tf_keras")
     assert [s.id for s in stacks if not s.default] == ["tf-nightly-py3.12"]
-    quick = {next(iter(family[s.id])) for s in stacks if "quick" in s.tags}
+    quick = {s.family for s in stacks if "quick" in s.tags}
     assert quick == {"keras2", "tf_keras", "keras3"}
 
 
@@ -80,7 +81,9 @@ def test_fields_are_loaded(tmp_path: Path) -> None:
     [
         (GOOD.replace('python = "3.12"', 'python = "3.12.1"'), "'tf-nightly-py3.12': python"),
         (GOOD.replace('requirements = ["tf-nightly-cpu"]', ""), "'tf-nightly-py3.12': field 'requirements'"),
-        (GOOD.replace('tags = ["keras2"]', 'tag = ["keras2"]'), "unknown field(s) ['tag']"),
+        (GOOD.replace('tags = ["quick"]', 'tag = ["quick"]'), "unknown field(s) ['tag']"),
+        (GOOD.replace('family = "keras2"', 'family = "keras9"'), "'tf2.15-py3.11': family = 'keras9'; declare one of"),
+        (GOOD.replace('family = "nightly"\n', ""), "'tf-nightly-py3.12': family = None; declare one of keras2,"),
         (GOOD.replace("tf-nightly-py3.12", "tf2.15-py3.11"), "declared twice"),
         ("[[stack]\nid=", "cannot read"),
         ("", "found none"),
@@ -100,13 +103,14 @@ def test_selection_by_pattern_and_default(tmp_path: Path) -> None:
     assert [s.id for s in select_stacks(stacks, ["tf-nightly*"])[0]] == ["tf-nightly-py3.12"]
 
 
-def test_selection_by_tag_reaches_stacks_outside_the_default_set(tmp_path: Path) -> None:
-    text = GOOD.replace('requirements = ["tf-nightly-cpu"]', 'requirements = ["tf-nightly-cpu"]\ntags = ["nightly"]')
-    stacks = load_stacks(declare(tmp_path, text))
+def test_selection_by_family_or_tag_reaches_stacks_outside_the_default_set(tmp_path: Path) -> None:
+    stacks = load_stacks(declare(tmp_path, GOOD))
     assert [s.id for s in select_stacks(stacks, [], ["nightly"])[0]] == ["tf-nightly-py3.12"]
     assert [s.id for s in select_stacks(stacks, [], ["keras2", "nightly"])[0]] == ["tf2.15-py3.11", "tf-nightly-py3.12"]
     assert [s.id for s in select_stacks(stacks, ["tf2*"], ["nightly", "keras2"])[0]] == ["tf2.15-py3.11"]
-    with pytest.raises(SelectionError, match=r"no stack matches tag 'keras9'.*known tags: keras2, nightly"):
+    assert [s.id for s in select_stacks(stacks, [], ["quick"])[0]] == ["tf2.15-py3.11"]
+    assert len(select_stacks(stacks, [], everything=True)[0]) == 3
+    with pytest.raises(SelectionError, match=r"no stack matches tag 'keras9'.*known tags: keras2, nightly, quick"):
         select_stacks(stacks, [], ["keras9"])
 
 
@@ -117,6 +121,6 @@ def test_selecting_nothing_is_an_error_listing_known_stacks(tmp_path: Path) -> N
 
 def test_fingerprint_follows_pins_not_tags(tmp_path: Path) -> None:
     a, b, _ = load_stacks(declare(tmp_path, GOOD))
-    retagged = load_stacks(declare(tmp_path, GOOD.replace('tags = ["keras2"]', 'tags = ["quick"]')))[0]
+    retagged = load_stacks(declare(tmp_path, GOOD.replace('tags = ["quick"]', 'tags = ["slow"]')))[0]
     repinned = load_stacks(declare(tmp_path, GOOD.replace("2.15.1", "2.15.0")))[0]
     assert a.fingerprint() == retagged.fingerprint() != repinned.fingerprint() != b.fingerprint()

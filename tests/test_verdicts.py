@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from runner.ladder import ATOL, compare, single_output
-from runner.records import custom_objects_needed, describe_error, verdict_of
+from runner.protocol import custom_objects_needed, describe_error, verdict_of
 
 MODES = ["documented", "compile=False", "TFSMLayer"]
 

@@ -28,7 +28,7 @@ def test_latest_final_patch_per_minor_skips_young_yanked_and_pre_releases() -> N
 
 
 def stack(stack_id: str, *requirements: str) -> Stack:
-    return Stack(id=stack_id, python="3.11", requirements=requirements)
+    return Stack(id=stack_id, python="3.11", requirements=requirements, family="keras2")
 
 
 def test_missing_stacks_are_ready_to_paste(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,8 +23,8 @@ def test_actionlint_accepts_the_nightly_workflow() -> None:
 
 
 def test_the_plan_step_lists_every_declared_stack_as_a_matrix() -> None:
-    selection = ["--tags", "keras2", "tf_keras", "keras3", "nightly"]
-    assert " ".join(selection) in WORKFLOW.read_text()
+    selection = ["--all"]
+    assert "|| '--all'" in WORKFLOW.read_text()
     result = subprocess.run([sys.executable, "-m", "matrix", "list", *selection, "--json"], cwd=ROOT,
                             capture_output=True, text=True, check=True)
     plan = json.loads(result.stdout)

@@ -5,11 +5,12 @@
 const D = JSON.parse(document.getElementById("matrix-data").textContent);
 const S = D.strings;
 const NS = D.stacks.length, NK = D.cases.length;
-const LETTERS = JSON.parse(document.getElementById("matrix-letters").textContent);
+// The protocol's tables (runner/protocol.py), embedded with the data.
+const LETTERS = D.marks;
 // Worst first: a silent wrong answer is worse than any error. A case the producer could not save
 // says nothing about the consumer, so it only shows when no selected case was loaded at all.
-const SEVERITY = ["mismatch", "crashed", "timeout", "error", "corrupt-artifact", "missing", "remedy", "ok", "blocked", "unsupported"];
-const FORMAT_NAMES = {h5: ".h5 (legacy HDF5)", keras: ".keras", savedmodel: "SavedModel"};
+const SEVERITY = D.severity;
+const FORMAT_NAMES = D.format_labels;
 
 // The seed document's cases first: the extra ones include cases built to fail everywhere (a missing
 // module, a module passed for a class), which would paint every square with their error.
@@ -279,7 +280,7 @@ function renderAdvisor() {
 
 const WORKS = {ok: 2, remedy: 1};
 // Between formats that work equally well, the one Keras documents today comes first.
-const PREFERENCE = ["keras", "h5", "savedmodel"];
+const PREFERENCE = D.format_preference;
 
 function byPreference(formats, score) {
   const rank = f => { const n = PREFERENCE.indexOf(D.formats[f]); return n < 0 ? PREFERENCE.length : n; };

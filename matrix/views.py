@@ -1,0 +1,122 @@
+"""Typed views of what crosses from the host to the report: the records' parts and run.json.
+
+Records are JSON the worker wrote (``runner.protocol`` says what is in them); these are the
+shapes the host assembles from them into run.json and the report reads, so mypy checks every
+field on the way.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class ErrorData(TypedDict, total=False):
+    type: str
+    message: str
+    traceback: str  # the traceback's tail, or a dead worker's log tail
+
+
+class AttemptData(TypedDict, total=False):
+    """One rung of the ladder as the worker recorded it."""
+
+    mode: str
+    call: str
+    outcome: str  # ok, mismatch, error
+    stage: str  # load, predict, done
+    unsafe: bool
+    probe: bool
+    max_abs_diff: float | None
+    seconds: float
+    error: ErrorData | None
+
+
+class Outline(TypedDict):
+    """What an attempt gave, as the self-check compares it."""
+
+    outcome: str | None
+    stage: str | None
+    error: ErrorData | None
+
+
+class Verified(TypedDict):
+    """One attempt of a cell, run again alone in a fresh worker (``matrix.verify``)."""
+
+    attempt: int
+    mode: str
+    agrees: bool | None  # None: its worker died
+    recorded: Outline
+    fresh: Outline
+
+
+class Verification(TypedDict):
+    attempts: int
+    agreed: int
+    disagreed: int
+    unverified: int
+
+
+class Cell(TypedDict):
+    """One producer x consumer x case x format, from its records."""
+
+    producer: str
+    consumer: str
+    case: str
+    format: str
+    container: str | None  # what the producer really wrote
+    save_error: ErrorData | None
+    verdict: str  # runner.protocol.VERDICT_NAMES
+    remedy: str | None
+    max_abs_diff: float | None
+    custom_objects_needed: bool | None
+    error: ErrorData | None
+    attempts: list[AttemptData]
+    seconds: float | None
+    verified: list[Verified]
+
+
+class StackEntry(TypedDict):
+    """A stack as the report shows it: the versions its worker imported, when it ran."""
+
+    id: str
+    python: str
+    tensorflow: str | None
+    keras: str | None
+    keras_flavor: str | None
+    numpy: str | None
+    h5py: str | None
+    family: str
+    backend: str
+    status: str  # ok, unavailable, install-failed, missing
+    reason: str
+    requirements: list[str]
+    env: dict[str, str]
+    tags: list[str]  # the family first, then the declared tags
+
+
+class FamilyEntry(TypedDict):
+    name: str
+    title: str
+    colour: str
+
+
+class CaseEntry(TypedDict):
+    id: str
+    tags: list[str]
+    summary: str
+
+
+class RunFile(TypedDict, total=False):
+    """run.json: what a matrix run (or a check) did and every cell."""
+
+    schema: int
+    generated_at: str
+    seconds: float
+    computed: dict[str, int]
+    workers: dict[str, Any]
+    verification: Verification
+    host: dict[str, Any]
+    stacks: list[StackEntry]
+    families: list[FamilyEntry]
+    cases: list[CaseEntry]
+    cells: list[Cell]
+    files: list[dict[str, Any]]  # a check's files (matrix.check.file_entry)
