@@ -6,22 +6,18 @@ everywhere before any load starts, since every consumer loads every producer's a
 
 from __future__ import annotations
 
-import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matrix.envs import Environment
 from matrix.launch import WorkerStats
 from matrix.phases import WorkerOptions, log, prepare_envs, run_phase, stack_status, worker_totals
 from matrix.plan import (
-    CodeDigest,
     LoadCell,
     SaveCell,
     describe_cases,
     digest_runner,
-    load_cells,
     load_job_cell,
     plan_loads,
     plan_saves,
@@ -31,7 +27,7 @@ from matrix.plan import (
 from matrix.runfile import RunSummary, assemble_cells, write_run_file
 from matrix.stacks import Stack
 from matrix.store import Record, Workspace
-from matrix.verify import VerifyRequest, choose, failing_attempts, verification_entry, verify_job_cell
+from matrix.verify import VerifyRequest, self_check
 from matrix.verify import summary as verification_summary
 from matrix.views import Cell, Verified
 from runner.protocol import RETRIED, SCHEMA, sha256_of
@@ -77,7 +73,7 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
         stats += run_phase("load", workers, envs, [load_job_cell(c, workspace) for c in loads], options)
     checked: list[Verified] = []
     if options.verify and options.phase in ("all", "load"):
-        checked, verify_stats = verify_fresh(workers, ready, envs, code, options)
+        checked, verify_stats = self_check(workers, ready, envs, code, options, options.verify)
         stats += verify_stats
     cells = assemble_cells(ready, code, workspace) if options.phase in ("all", "report") else []
     report_failures(cells)
@@ -89,21 +85,6 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     if options.phase in ("all", "report"):
         write_run_file(stacks, statuses, cells, describe_cases(code.cases), workspace, summary)
     return summary
-
-
-def verify_fresh(consumers: list[Stack], producers: list[Stack], envs: dict[str, Environment], code: CodeDigest,
-                 options: RunOptions) -> tuple[list[Verified], list[WorkerStats]]:
-    """The self-check (``matrix.verify``): chosen failing attempts, each alone in a new worker, and
-    what each gave."""
-    workspace, request = options.workspace, options.verify
-    seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
-    candidates = list(failing_attempts(load_cells(consumers, producers, code, workspace, workspace.read), workspace))
-    chosen = [verify_job_cell(c, workspace) for c in choose(candidates, request, seed)]
-    unverified = sum(1 for c in candidates if not c.verified)
-    log(f"self-check: {len(chosen)} failing attempts ({unverified:,} of {len(candidates):,} not verified yet), each "
-        f"run again alone in a fresh worker (seed {seed})")
-    stats = run_phase("verify", consumers, envs, chosen, options)
-    return [verification_entry(workspace.read(c["record"]) or c) for c in chosen], stats
 
 
 def no_records(_relative: str) -> None:

@@ -21,8 +21,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from matrix.envs import Environment
 from matrix.errors import SelectionError
-from matrix.plan import LoadCell, fingerprint, load_job_cell
+from matrix.launch import WorkerStats
+from matrix.phases import WorkerOptions, log, run_phase
+from matrix.plan import CodeDigest, LoadCell, fingerprint, load_cells, load_job_cell
+from matrix.stacks import Stack
 from matrix.store import Record, Workspace
 from matrix.views import Outline, Verification, Verified
 from reports.catalog import CatalogError, load_catalog
@@ -39,6 +43,21 @@ class VerifyRequest:
 
     def __bool__(self) -> bool:
         return self.sample > 0 or bool(self.signatures)
+
+
+def self_check(consumers: list[Stack], producers: list[Stack], envs: dict[str, Environment], code: CodeDigest,
+               options: WorkerOptions, request: VerifyRequest) -> tuple[list[Verified], list[WorkerStats]]:
+    """The chosen failing attempts of the consumers' loads, each alone in a new worker, and what
+    each gave."""
+    workspace = options.workspace
+    seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
+    candidates = list(failing_attempts(load_cells(consumers, producers, code, workspace, workspace.read), workspace))
+    chosen = [verify_job_cell(c, workspace) for c in choose(candidates, request, seed)]
+    unverified = sum(1 for c in candidates if not c.verified)
+    log(f"self-check: {len(chosen)} failing attempts ({unverified:,} of {len(candidates):,} not verified yet), each "
+        f"run again alone in a fresh worker (seed {seed})")
+    stats = run_phase("verify", consumers, envs, chosen, options)
+    return [verification_entry(workspace.read(c["record"]) or c) for c in chosen], stats
 
 
 @dataclass(frozen=True)
