@@ -54,6 +54,7 @@ def page_data(results: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
         "verdicts": list(VERDICT_NAMES),
         "severity": [v.name for v in sorted(VERDICTS, key=lambda v: v.severity)],  # worst first
         "marks": {v.name: v.mark for v in VERDICTS},
+        "meanings": {v.name: v.meaning for v in VERDICTS},
         "containers": containers(frame, stack_ids, cases, formats),
         "signatures": [signature_entry(g) for g in results["signatures"]],
         **columns,

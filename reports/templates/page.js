@@ -309,8 +309,9 @@ function answer() {
         el("td", {}, saveIn(k, p, c))))));
 }
 
+// The advisor's words for a verdict; one it has none for says the verdict's meaning (the protocol's table).
 function advice(cell) {
-  const words = {
+  const phrase = {
     ok: () => "works",
     remedy: () => ["works with ", el("code", {}, cell.remedy)],
     mismatch: () => "loads but predicts differently",
@@ -319,7 +320,8 @@ function advice(cell) {
     "corrupt-artifact": () => "the saved file was damaged; not measured",
     blocked: () => "cannot be saved in this format", unsupported: () => "this version cannot write it",
     missing: () => "not measured",
-  }[cell.verdict]();
+  }[cell.verdict];
+  const words = phrase ? phrase() : D.meanings[cell.verdict];
   return el("td", {class: "v-" + cell.verdict, "data-verdict": cell.verdict}, badge(cell.verdict), " ", words);
 }
 
