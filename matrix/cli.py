@@ -18,6 +18,7 @@ from matrix.errors import MatrixError, SelectionError
 from matrix.launch import Limits
 from matrix.phases import WorkerOptions, log
 from matrix.plan import digest_runner
+from matrix.profile import as_json, lines, profile
 from matrix.run import PHASES, RunOptions, run_matrix
 from matrix.stacks import BACKENDS, DECLARATION, FAMILY_NAMES, Stack, family_named, load_stacks, select_stacks
 from matrix.store import Workspace
@@ -64,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
     add_case_selection(bench)
     bench.add_argument("--naive-sample", type=int, default=3, metavar="N",
                        help="cells per stack and phase timed in the naive runner (default 3)")
+    bench.add_argument("--profile", action="store_true",
+                       help="instead, where the time of the workspace's last run went, from its records and its "
+                            "workers' timings (default stacks: the default set); writes SITE/profile.json")
     listing = commands.add_parser("list", help="print the selected stacks")
     add_selection(listing)
     listing.add_argument("--json", action="store_true", help="as JSON, the matrix a CI workflow shards by")
@@ -168,12 +172,31 @@ def versions_command(args: argparse.Namespace) -> int:
 
 
 def bench_command(args: argparse.Namespace) -> int:
+    if args.profile:
+        return profile_command(args)
     patterns, tags = args.stacks, args.tags or ([] if args.stacks else ["quick"])
     stacks, _ = select_stacks(load_stacks(args.stacks_file), patterns, tags)
     workspace = Workspace(args.workspace.resolve())
     options = RunOptions(workspace=workspace, jobs=args.jobs, cases=tuple(args.cases))
     with workspace.locked():
         print_figures(run_bench(stacks, options, args.site.resolve(), args.naive_sample))
+    return 0
+
+
+def profile_command(args: argparse.Namespace) -> int:
+    stacks, _ = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags, args.all)
+    workspace = Workspace(args.workspace.resolve())
+    columns = profile(stacks, workspace)
+    if not any(c.cells for cols in columns.values() for c in cols):
+        raise SelectionError(f"{workspace.root} holds no records of the selected stacks: run `nox -s matrix` first")
+    run = workspace.read(str(workspace.run_file.relative_to(workspace.root))) or {}
+    if run.get("workers"):
+        workers = run["workers"]
+        print(f"the last run: {run.get('seconds')} s wall; {workers['processes']} worker processes lived "
+              f"{workers['seconds']} s in all, {workers['jobs']} at a time")
+    print("\n".join(lines(columns)))
+    args.site.mkdir(parents=True, exist_ok=True)
+    (args.site / "profile.json").write_text(json.dumps(as_json(columns), indent=1))
     return 0
 
 

@@ -77,11 +77,14 @@ def run_cells(stack: Stack, env: Environment, phase: str, cells: list[Record], w
     """Run ``cells`` in as many worker processes as it takes (one per cell in an ALONE phase)."""
     remaining, stats = list(cells), WorkerStats()
     (workspace.root / workspace.log_file(stack.id, phase)).unlink(missing_ok=True)
+    for old in workspace.timings_files(stack.id, phase):
+        old.unlink()
     while remaining:
         stats.processes += 1
         offset, started = len(cells) - len(remaining), time.monotonic()
         batch = remaining[:1] if phase in ALONE else remaining
-        done, failure, peak = run_worker(stack, env, phase, batch, workspace, limits, shifted(progress, offset))
+        done, failure, peak = run_worker(stack, env, phase, batch, workspace, limits, shifted(progress, offset),
+                                         stats.processes)
         stats.peak_rss_mb = max(stats.peak_rss_mb, peak)
         stats.seconds += time.monotonic() - started
         remaining = remaining[done:]
@@ -102,14 +105,14 @@ def shifted(progress: Progress, offset: int) -> Progress:
 
 
 def run_worker(stack: Stack, env: Environment, phase: str, cells: list[Record], workspace: Workspace,
-               limits: Limits, progress: Progress = no_progress) -> tuple[int, Failure | None, int]:
-    """One worker process over ``cells``: how many finished in order, why it stopped short, and
-    its peak resident memory in MB."""
+               limits: Limits, progress: Progress = no_progress, process: int = 1) -> tuple[int, Failure | None, int]:
+    """One worker process (the job's ``process``-th) over ``cells``: how many finished in order,
+    why it stopped short, and its peak resident memory in MB."""
     heartbeat = workspace.heartbeat_file(stack.id, phase)
     job_file = workspace.job_file(stack.id, phase)
     (workspace.root / heartbeat).unlink(missing_ok=True)
-    workspace.write(job_file, {"schema": SCHEMA, "phase": phase, "stack": stack.id,
-                               "heartbeat": heartbeat, "cells": cells})
+    workspace.write(job_file, {"schema": SCHEMA, "phase": phase, "stack": stack.id, "heartbeat": heartbeat,
+                               "timings": workspace.timings_file(stack.id, phase, process), "cells": cells})
     log_path = workspace.root / workspace.log_file(stack.id, phase)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [str(env.python), "-m", *WORKER_COMMANDS[phase], job_file]

@@ -40,6 +40,13 @@ class Workspace:
     def heartbeat_file(self, stack_id: str, phase: str) -> str:
         return f"jobs/{stack_id}.{phase}.heartbeat"
 
+    def timings_file(self, stack_id: str, phase: str, process: int) -> str:
+        """What the job's ``process``-th worker says of its time (runner.protocol: timings)."""
+        return f"jobs/{stack_id}.{phase}.timings-{process}.json"
+
+    def timings_files(self, stack_id: str, phase: str) -> list[Path]:
+        return sorted((self.root / "jobs").glob(f"{stack_id}.{phase}.timings-*.json"))
+
     def log_file(self, stack_id: str, phase: str) -> str:
         return f"logs/{stack_id}.{phase}.log"
 

@@ -14,7 +14,7 @@ import collections
 import os
 import time
 
-from runner.protocol import container_of, describe_error
+from runner.protocol import Laps, container_of, describe_error
 
 ATOL = 1e-5
 
@@ -208,20 +208,26 @@ def try_rung(keras, case, path, rung, inputs, expected):
     """One rung: load, predict, compare with ``expected`` (None: any prediction is right)."""
     from runner.compat import clear_session
 
-    started = time.time()
+    started, laps = time.time(), Laps()
     attempt = {"mode": rung.mode, "call": rung.call, "unsafe": rung.unsafe, "probe": False,
                "outcome": "error", "stage": "load", "error": None, "max_abs_diff": None}
     try:
         predict = rung.load(keras, case, path)
+        laps("load")
         attempt["stage"] = "predict"
         predicted = predict(inputs)
+        laps("predict")
         attempt["max_abs_diff"], attempt["outcome"] = (None, "ok") if expected is None else compare(predicted, expected)
+        laps("compare")
         attempt["stage"] = "done"
     except Exception as exc:  # any failure of a rung is data, never a crash of the cell
+        laps(attempt["stage"])
         attempt["error"] = describe_error(exc)
     finally:
         clear_session(keras)
+        laps("clear")
     attempt["seconds"] = round(time.time() - started, 4)
+    attempt["timings"] = laps.seconds
     return attempt
 
 

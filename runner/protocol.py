@@ -14,6 +14,14 @@ or the whole new one):
   ``saved_artifact`` / ``save_failed`` (a save) or ``loaded_cell`` / ``failed_cell`` (a load)
   return. Before each cell it writes ``{"cell": INDEX}`` to the heartbeat file.
 - Every path in a job or a record is relative to the workspace.
+- Timings, for the profile (``matrix.profile``): each attempt's ``timings`` splits its seconds
+  into ``load``, ``predict``, ``compare`` and ``clear`` (the Keras session cleared after it); a
+  load's own ``timings`` holds ``digest`` (the artifact checked against its sha256) and ``read``
+  (the reference and the case's code); a save's, ``build``, ``predict``, ``save``, ``reference``,
+  ``hash`` and ``clear``. When a
+  job names a ``timings`` file, the worker writes there, once its cells are done, its ``pid``,
+  ``import_s`` (TensorFlow and Keras), ``cells``, ``cells_s``, ``write_s`` (records and
+  heartbeats) and ``wall_s``.
 """
 
 import collections
@@ -22,6 +30,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import traceback
 
 SCHEMA = 1  # of jobs and records; results.json has its own (reports.results)
@@ -193,6 +202,19 @@ def custom_objects_needed(attempts):
         if attempt.get("probe"):
             return attempt["outcome"] != "ok"
     return None
+
+
+class Laps:
+    """Seconds spent on each step, each measured from the end of the one before."""
+
+    def __init__(self):
+        self.seconds = {}
+        self.last = time.time()
+
+    def __call__(self, step):
+        now = time.time()
+        self.seconds[step] = round(self.seconds.get(step, 0.0) + now - self.last, 4)
+        self.last = now
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import time
 from runner import faults
 from runner.protocol import (
     SCHEMA,
+    Laps,
     describe_error,
     failed_cell,
     loaded_cell,
@@ -53,15 +54,17 @@ def run_job(job, run_cell):
     """Every cell of the job in order, one record each; a bug of the worker costs its cell."""
     from runner.compat import import_keras, runtime_versions
 
-    host = os.getppid()
+    host, laps = os.getppid(), Laps()
     keras = import_keras()
     runtime = runtime_versions()
+    laps("import_s")
     for index, cell in enumerate(job["cells"]):
         if os.getppid() != host:
             sys.stderr.write("the host is gone (killed?): stopping; its next run resumes here\n")
             return
         # Tells the host which cell is running: the one to blame if this process dies.
         write_json(job["heartbeat"], {"cell": index})
+        laps("write_s")
         started = time.time()
         record = {"schema": SCHEMA, "kind": job["phase"], "stack": job["stack"], "runtime": runtime}
         record.update(cell)
@@ -71,10 +74,15 @@ def run_job(job, run_cell):
         except Exception as exc:  # a bug in this worker costs one cell, recorded as a crash
             record.update(worker_bug(job["phase"], exc))
         record["seconds"] = round(time.time() - started, 4)
+        laps("cells_s")
         write_json(cell["record"], record)
+        laps("write_s")
         outcome = record.get("verdict") or record.get("status") or (record.get("attempt") or {}).get("outcome")
         sys.stdout.write("{} {} {}\n".format(job["phase"], os.path.basename(cell["record"]), outcome))
         sys.stdout.flush()
+    if job.get("timings"):
+        wall = round(sum(laps.seconds.values()), 4)
+        write_json(job["timings"], dict(laps.seconds, pid=os.getpid(), cells=len(job["cells"]), wall_s=wall))
 
 
 def worker_bug(phase, exc):
@@ -102,13 +110,17 @@ def save_cell(keras, cell):
     reason = compat.unsupported_reason(keras, cell["format"])
     if reason:
         return save_failed("unsupported", reason=reason)
+    laps = Laps()
     try:
         case = load_case(cell["case"])
         compat.seed_everything(SEED)
         model = case.build()
         inputs = fixed_input(case.INPUT_SHAPE)
+        laps("build")
         outputs = model.predict(inputs, verbose=0)
+        laps("predict")
         place(cell["artifact"], lambda staged: save_staged(keras, model, cell, staged))
+        laps("save")
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             return save_failed("error", describe_error(exc))
@@ -121,8 +133,12 @@ def save_cell(keras, cell):
         return save_failed("error", describe_error(exc))
     finally:
         compat.clear_session(keras)
+        laps("clear")
     write_json(cell["reference"], {"input": inputs.tolist(), "output": outputs.tolist()})
-    return saved_artifact(compat.save_call(keras, cell["format"]), cell["artifact"], cell["reference"])
+    laps("reference")
+    saved = saved_artifact(compat.save_call(keras, cell["format"]), cell["artifact"], cell["reference"])
+    laps("hash")
+    return dict(saved, timings=laps.seconds)
 
 
 def save_staged(keras, model, cell, staged):
@@ -137,7 +153,9 @@ def load_cell(keras, cell):
     from runner.ladder import run_ladder
 
     faults.strike(cell, "load", cell["artifact"])
+    laps = Laps()
     problem = integrity_problem(cell)
+    laps("digest")
     if problem:
         return failed_cell("corrupt-artifact", {"type": "CorruptArtifact", "message": problem})
     inputs, expected = saved_sample(cell)
@@ -145,7 +163,8 @@ def load_cell(keras, cell):
         case = load_case(cell["case"])
     except Exception as exc:  # the case's own code does not import in this Keras: nothing can load
         return failed_cell("error", describe_error(exc))
-    return loaded_cell(run_ladder(keras, case, cell["artifact"], inputs, expected))
+    laps("read")
+    return dict(loaded_cell(run_ladder(keras, case, cell["artifact"], inputs, expected)), timings=laps.seconds)
 
 
 def verify_cell(keras, cell):
