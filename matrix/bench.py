@@ -25,7 +25,7 @@ from matrix.phases import log
 from matrix.run import RunOptions, run_matrix
 from matrix.stacks import Stack
 from matrix.store import Record, Workspace
-from runner.protocol import SCHEMA
+from runner.protocol import SCHEMA, TUNED
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"speedup_vs_naive": (">=", 50.0), "work_bound_ratio": ("<=", 1.25), "noop_rerun_s": ("<=", 10.0),
@@ -112,7 +112,7 @@ def one_cell_process(stack: Stack, python: Path, phase: str, record: Record, wor
         for key in ("artifact", "reference"):
             cell[key] = f"naive/{record[key]}"
     job = f"naive/jobs/{number}.{phase}.json"
-    workspace.write(job, {"schema": SCHEMA, "phase": phase, "stack": record["stack"],
+    workspace.write(job, {"schema": SCHEMA, "phase": phase, "stack": record["stack"], "runtime": TUNED,
                           "heartbeat": f"{job}.heartbeat", "cells": [cell]})
     started = time.monotonic()  # the environment a real worker gets, the stack's variables included
     subprocess.run([str(python), "-m", "runner", phase, job], cwd=workspace.root, env=worker_env(stack),

@@ -21,7 +21,7 @@ from matrix.containers import start_container
 from matrix.envs import Environment
 from matrix.stacks import Stack
 from matrix.store import Record, Workspace
-from runner.protocol import SCHEMA, failed_cell, save_failed
+from runner.protocol import SCHEMA, STOCK, TUNED, failed_cell, save_failed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOG_TAIL_LINES = 20
@@ -31,6 +31,9 @@ WORKER_COMMANDS = {"save": ("runner", "save"), "load": ("runner", "load"), "veri
                    "check-predict": ("runner.check", "predict"), "check-load": ("runner.check", "load")}
 # Phases whose every cell gets a fresh worker process of its own: the self-check (matrix.verify).
 ALONE = frozenset({"verify"})
+# Phases whose workers run TensorFlow as it ships, not tuned (runner.compat.tune_runtime): the
+# self-check, so that it checks the tuning too, and users' own files (matrix check).
+STOCK_PHASES = frozenset({"verify", "check-predict", "check-load"})
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ def run_worker(stack: Stack, env: Environment, phase: str, cells: list[Record], 
     job_file = workspace.job_file(stack.id, phase)
     (workspace.root / heartbeat).unlink(missing_ok=True)
     workspace.write(job_file, {"schema": SCHEMA, "phase": phase, "stack": stack.id, "heartbeat": heartbeat,
+                               "runtime": STOCK if phase in STOCK_PHASES else TUNED,
                                "timings": workspace.timings_file(stack.id, phase, process), "cells": cells})
     log_path = workspace.root / workspace.log_file(stack.id, phase)
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -165,7 +165,9 @@ def rung_named(mode, call):
 
 
 def keras_predictor(model):
-    return lambda inputs: model.predict(inputs, verbose=0)
+    from runner.compat import predict
+
+    return lambda inputs: predict(model, inputs)
 
 
 def call_signature(function, tensor):

@@ -34,6 +34,9 @@ import time
 import traceback
 
 SCHEMA = 1  # of jobs and records; results.json has its own (reports.results)
+# A job's "runtime": TUNED for the matrix's save and load workers (runner.compat.tune_runtime
+# says what that changes), anything else runs TensorFlow as it ships (STOCK).
+TUNED, STOCK = "tuned", "stock"
 
 # -- formats ---------------------------------------------------------------------------------
 
@@ -219,16 +222,18 @@ class Laps:
 
 # -- writing ---------------------------------------------------------------------------------
 
-def write_json(path, data):
-    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one."""
+def write_json(path, data, durable=True):
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one;
+    ``durable``: on the disk before the rename, so a power cut leaves one of the two too."""
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
     tmp = "{}.tmp-{}".format(path, os.getpid())
     with open(tmp, "w") as handle:
         json.dump(data, handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 

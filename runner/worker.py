@@ -16,6 +16,7 @@ import time
 from runner import faults
 from runner.protocol import (
     SCHEMA,
+    TUNED,
     Laps,
     describe_error,
     failed_cell,
@@ -52,18 +53,21 @@ def main(argv, commands=None, program="runner"):
 
 def run_job(job, run_cell):
     """Every cell of the job in order, one record each; a bug of the worker costs its cell."""
-    from runner.compat import import_keras, runtime_versions
+    from runner.compat import import_keras, runtime_versions, tune_runtime
 
     host, laps = os.getppid(), Laps()
     keras = import_keras()
+    if job.get("runtime") == TUNED:
+        tune_runtime()
     runtime = runtime_versions()
     laps("import_s")
     for index, cell in enumerate(job["cells"]):
         if os.getppid() != host:
             sys.stderr.write("the host is gone (killed?): stopping; its next run resumes here\n")
             return
-        # Tells the host which cell is running: the one to blame if this process dies.
-        write_json(job["heartbeat"], {"cell": index})
+        # Tells the host which cell is running: the one to blame if this process dies. Only
+        # the live host reads it, so it need not survive a power cut (an fsync a cell, saved).
+        write_json(job["heartbeat"], {"cell": index}, durable=False)
         laps("write_s")
         started = time.time()
         record = {"schema": SCHEMA, "kind": job["phase"], "stack": job["stack"], "runtime": runtime}
@@ -117,7 +121,7 @@ def save_cell(keras, cell):
         model = case.build()
         inputs = fixed_input(case.INPUT_SHAPE)
         laps("build")
-        outputs = model.predict(inputs, verbose=0)
+        outputs = compat.predict(model, inputs)
         laps("predict")
         place(cell["artifact"], lambda staged: save_staged(keras, model, cell, staged))
         laps("save")
