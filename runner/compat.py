@@ -83,8 +83,17 @@ def predict(model, inputs):
     ``predict`` (a SavedModel Keras could not revive) fails as ``model.predict`` does.
     """
     if TUNED["on"] and hasattr(model, "predict") and hasattr(model, "predict_on_batch"):
-        return model.predict_on_batch(inputs)
+        return as_numpy(model.predict_on_batch(inputs))
     return model.predict(inputs, verbose=0)
+
+
+def as_numpy(outputs):
+    """Tensors as the arrays ``predict`` returns (TF 2.0 and 2.1's ``predict_on_batch`` gives tensors)."""
+    if isinstance(outputs, (list, tuple)):
+        return type(outputs)(as_numpy(output) for output in outputs)
+    if isinstance(outputs, dict):
+        return {name: as_numpy(output) for name, output in outputs.items()}
+    return outputs.numpy() if hasattr(outputs, "numpy") else outputs
 
 
 def version_tuple(text):

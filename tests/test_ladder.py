@@ -67,3 +67,40 @@ def test_only_the_rung_named_for_it_turns_safe_mode_off() -> None:
     rungs = (*ladder.LADDER, *ladder.PROBES.values())
     assert [(r.mode, r.unsafe) for r in rungs if r.load is ladder.load_unsafe or r.unsafe] == [
         ("safe_mode=False", True)]
+
+
+class Model:
+    """Stands in for a loaded Keras model: which predict method ran."""
+
+    def predict(self, inputs, verbose=1):
+        return "predict"
+
+    def predict_on_batch(self, inputs):
+        return "predict_on_batch"
+
+
+def test_tuned_predictions_take_the_compiled_step_and_stock_ones_predict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(compat.TUNED, "on", False)
+    assert ladder.keras_predictor(Model())(EXPECTED) == "predict"
+    monkeypatch.setitem(compat.TUNED, "on", True)
+    assert ladder.keras_predictor(Model())(EXPECTED) == "predict_on_batch"
+
+
+def test_an_object_without_predict_fails_as_predict_does_when_tuned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(compat.TUNED, "on", True)
+    with pytest.raises(AttributeError, match="has no attribute 'predict'"):
+        ladder.keras_predictor(object())(EXPECTED)
+
+
+class Tensor:
+    def __init__(self, value):
+        self.value = value
+
+    def numpy(self):
+        return self.value
+
+
+def test_tensors_from_the_compiled_step_come_back_as_arrays_as_from_predict() -> None:
+    assert compat.as_numpy(Tensor(1.0)) == 1.0
+    assert compat.as_numpy([Tensor(1.0), 2.0]) == [1.0, 2.0]
+    assert compat.as_numpy({"out": Tensor(3.0)}) == {"out": 3.0}
