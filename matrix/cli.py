@@ -63,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure this runner against a naive one; write SITE/bench.json")
     add_work_options(bench, "whose environments to use, built if missing", "bench.json")
     add_case_selection(bench)
+    bench.add_argument("--full", action="store_true", help="the whole default set (default: the quick set)")
     bench.add_argument("--naive-sample", type=int, default=3, metavar="N",
                        help="cells per stack and phase timed in the naive runner (default 3)")
     bench.add_argument("--profile", action="store_true",
@@ -174,8 +175,8 @@ def versions_command(args: argparse.Namespace) -> int:
 def bench_command(args: argparse.Namespace) -> int:
     if args.profile:
         return profile_command(args)
-    patterns, tags = args.stacks, args.tags or ([] if args.stacks else ["quick"])
-    stacks, _ = select_stacks(load_stacks(args.stacks_file), patterns, tags)
+    chosen = args.stacks or args.tags or args.all or args.full
+    stacks, _ = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags if chosen else ["quick"], args.all)
     workspace = Workspace(args.workspace.resolve())
     options = RunOptions(workspace=workspace, jobs=args.jobs, cases=tuple(args.cases))
     with workspace.locked():

@@ -40,7 +40,7 @@ for index, cell in enumerate(job["cells"]):
         while True:
             hoard.append(b"x" * (32 << 20))
             time.sleep(0.02)
-    write(cell["record"], dict(cell, schema=1, kind="load", verdict="ok", pid=os.getpid()))
+    write(cell["record"], dict(cell, schema=1, kind="load", verdict="ok", pid=os.getpid(), runtime=job.get("runtime")))
 """
 
 STACK = Stack(id="fake", python="3.11", requirements=("nothing",), family="keras2")
@@ -102,3 +102,13 @@ def test_the_self_check_gives_every_cell_a_fresh_process(tmp_path: Path, fake_py
     assert verdicts(workspace, planned) == ["ok", "crashed", "ok"]
     pids = [json.loads((workspace.root / planned[i]["record"]).read_text())["pid"] for i in (0, 2)]
     assert pids[0] != pids[1]
+
+
+@pytest.mark.parametrize(("phase", "runtime"), [("save", "tuned"), ("load", "tuned"), ("verify", "stock"),
+                                                ("check-load", "stock"), ("check-predict", "stock")])
+def test_the_matrix_runs_tuned_and_the_self_check_and_users_files_stock(
+        tmp_path: Path, fake_python: Path, phase: str, runtime: str) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    planned = cells("a")
+    run_cells(STACK, ready(fake_python), phase, planned, workspace, LIMITS)
+    assert json.loads((workspace.root / planned[0]["record"]).read_text())["runtime"] == runtime
