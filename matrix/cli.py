@@ -6,6 +6,7 @@ import argparse
 import errno
 import hashlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -19,11 +20,16 @@ from matrix.launch import Limits
 from matrix.phases import WorkerOptions, log
 from matrix.plan import digest_runner
 from matrix.profile import as_json, lines, profile
-from matrix.run import PHASES, RunOptions, run_matrix
+from matrix.run import PHASES, Part, RunOptions, run_matrix
 from matrix.stacks import BACKENDS, DECLARATION, FAMILY_NAMES, Stack, family_named, load_stacks, select_stacks
 from matrix.store import Workspace
 from matrix.verify import VerifyRequest
 from matrix.versions import missing_stacks
+from runner.protocol import FORMATS
+
+# A load job's cells at most: 4.5 minutes here at the heaviest column's cost (68 ms a cell,
+# TF 2.10, full default run), so a nightly load job stays far under 20 minutes with its setup.
+CELLS_PER_LOAD_JOB = 4000
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--phase", choices=PHASES, default="all",
                      help="one step of a sharded run: save, load, or report (assemble and render only)")
     run.add_argument("--shard", metavar="STACK", help="only this stack's saves, or its loads as the consumer")
+    run.add_argument("--part", type=parse_part, metavar="K/N",
+                     help="with --shard and --phase load: only part K of N of its column (every Nth producer "
+                          "from the Kth), for columns too long for one job")
     add_verify_options(run)
     add_backend_options(run)
     check = commands.add_parser("check", help="your own model files through every selected stack")
@@ -72,6 +81,9 @@ def parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="print the selected stacks")
     add_selection(listing)
     listing.add_argument("--json", action="store_true", help="as JSON, the matrix a CI workflow shards by")
+    listing.add_argument("--load-jobs", action="store_true",
+                         help=f"as JSON, the load jobs: a stack's column split in parts of at most "
+                              f"{CELLS_PER_LOAD_JOB:,} cells")
     versions = commands.add_parser("versions", help="print the stacks PyPI has and the declaration misses")
     versions.add_argument("--stacks-file", type=Path, default=DECLARATION,
                           help="the stacks declaration (default matrix/stacks.toml)")
@@ -144,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def list_command(args: argparse.Namespace) -> int:
     stacks, _ = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags, args.all)
+    if args.load_jobs:
+        print(json.dumps(load_jobs(stacks, len(digest_runner().cases))))
+        return 0
     if args.json:
         print(json.dumps(stack_plan(stacks)))
         return 0
@@ -160,6 +175,27 @@ def stack_plan(stacks: list[Stack]) -> list[dict[str, str | bool]]:
     code_key = hashlib.sha256(json.dumps([code.core, code.cases], sort_keys=True).encode()).hexdigest()[:16]
     return [{"id": s.id, "python": s.python, "cache_key": f"{s.fingerprint()}-{code_key}",
              "pinned": family_named(s.family).pinned} for s in stacks]
+
+
+def load_jobs(stacks: list[Stack], cases: int) -> list[dict[str, str]]:
+    """The nightly's load jobs: each stack's column (every stack's artifacts) in as few parts as
+    keep a job within CELLS_PER_LOAD_JOB cells; ``name`` is unique, for caches and uploads."""
+    column = len(stacks) * cases * len(FORMATS)
+    count = max(1, math.ceil(column / CELLS_PER_LOAD_JOB))
+    return [{"id": s.id, "python": s.python, "part": str(Part(n, count)),
+             "name": s.id if count == 1 else f"{s.id}-part{n}of{count}"}
+            for s in stacks for n in range(1, count + 1)]
+
+
+def parse_part(text: str) -> Part:
+    number, _, count = text.partition("/")
+    try:
+        part = Part(int(number), int(count))
+    except ValueError:
+        part = Part(0, 0)
+    if not 1 <= part.number <= part.count:
+        raise argparse.ArgumentTypeError(f"{text!r}: give K/N with 1 <= K <= N, e.g. 2/3")
+    return part
 
 
 def versions_command(args: argparse.Namespace) -> int:
@@ -206,6 +242,8 @@ def run_command(args: argparse.Namespace) -> int:
     for pattern in unmatched:
         log(f"warning: no stack matches {pattern!r}; `python -m matrix list` shows the known ones")
     workspace = Workspace(args.workspace.resolve())
+    if args.part and not (args.shard and args.phase == "load"):
+        raise SelectionError(f"--part {args.part} splits one consumer's loads: give it with --shard STACK --phase load")
     if args.shard and args.shard not in {s.id for s in stacks}:
         raise SelectionError(f"--shard {args.shard!r} is not among the selected stacks: "
                              f"{', '.join(s.id for s in stacks)}")
@@ -214,7 +252,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise SelectionError(f"--verify-fresh {args.verify_fresh}: give how many attempts to verify (0 or more)")
     options = RunOptions(workspace=workspace, jobs=args.jobs, limits=limits, backend=args.backend,
                          docker=DockerOptions(args.docker_base, args.docker_ca), force=args.force,
-                         cases=tuple(args.cases), phase=args.phase, shard=args.shard,
+                         cases=tuple(args.cases), phase=args.phase, shard=args.shard, part=args.part,
                          verify=VerifyRequest(args.verify_fresh, tuple(args.verify_signature), args.verify_seed))
     with workspace.locked():
         return run_and_report(stacks, options, args.site.resolve(), args.no_report or args.phase in ("save", "load"))

@@ -39,10 +39,26 @@ class RunOptions(WorkerOptions):
     cases: tuple[str, ...] = ()
     phase: str = "all"  # or one of "save", "load", "report": one step of a sharded run
     shard: str | None = None  # a stack id: only its saves, or only its loads as the consumer
+    part: Part | None = None  # of the shard's loads, only those of one part of the producers
     verify: VerifyRequest = field(default_factory=VerifyRequest)  # the self-check, after the loads
 
 
 PHASES = ("all", "save", "load", "report")
+
+
+@dataclass(frozen=True)
+class Part:
+    """Part ``number`` of ``count`` of a consumer's column: every ``count``-th producer from the
+    ``number``-th, so each part mixes old and new stacks and costs about the same."""
+
+    number: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.number}/{self.count}"
+
+    def of(self, producers: list[Stack]) -> list[Stack]:
+        return producers[self.number - 1::self.count]
 
 
 def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
@@ -66,14 +82,15 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
         saves = plan_saves(workers, code, workspace, fingerprint_at)
         log(f"{len(workers)}/{len(mine)} stacks ready; {len(saves)} saves to run")
         stats += run_phase("save", workers, envs, [save_job_cell(c, workspace) for c in saves], options)
+    producers = options.part.of(ready) if options.part else ready
     if options.phase in ("all", "load"):
-        loads = plan_loads(workers, ready, code, workspace, fingerprint_at, workspace.read)
+        loads = plan_loads(workers, producers, code, workspace, fingerprint_at, workspace.read)
         log(f"{len(loads)} loads to run")
         check.report()
         stats += run_phase("load", workers, envs, [load_job_cell(c, workspace) for c in loads], options)
     checked: list[Verified] = []
     if options.verify and options.phase in ("all", "load"):
-        checked, verify_stats = self_check(workers, ready, envs, code, options, options.verify)
+        checked, verify_stats = self_check(workers, producers, envs, code, options, options.verify)
         stats += verify_stats
     cells = assemble_cells(ready, code, workspace) if options.phase in ("all", "report") else []
     report_failures(cells)

@@ -1,8 +1,8 @@
 """A sharded run, as the nightly workflow spreads it over machines, equals one run.
 
 Each job runs in its own workspace, as on its own machine: a save job per stack, a load job per
-consumer stack over everyone's save outputs (and its self-check), then a report job over
-everyone's records. The merged report must hold the same cells as a single run; with a load job
+consumer stack over everyone's save outputs (and its self-check; one column in two parts),
+then a report job over everyone's records. The merged report must hold the same cells as a single run; with a load job
 missing, it still publishes, those cells marked missing."""
 
 import json
@@ -58,18 +58,21 @@ def test_sharded_jobs_merge_into_the_same_report_as_one_run(tmp_path: Path, envs
         job(tmp_path / f"save-{stack}", envs, "--phase", "save", "--shard", stack)
         upload(tmp_path / f"save-{stack}", saved, "artifacts", "records")
     loaded = tmp_path / "report"
-    for stack in STACKS:
-        upload(saved, tmp_path / f"load-{stack}", "artifacts", "records")
-        job(tmp_path / f"load-{stack}", envs, "--phase", "load", "--shard", stack, "--verify-fresh", "1")
-        upload(tmp_path / f"load-{stack}", loaded, "records")
+    # the first consumer's column in two parts (a producer each), as a long column is split
+    load_jobs = [(STACKS[0], "--part", "1/2"), (STACKS[0], "--part", "2/2"), (STACKS[1],)]
+    for number, (stack, *part) in enumerate(load_jobs):
+        upload(saved, tmp_path / f"load-{number}", "artifacts", "records")
+        job(tmp_path / f"load-{number}", envs, "--phase", "load", "--shard", stack, *part, "--verify-fresh", "1")
+        upload(tmp_path / f"load-{number}", loaded, "records")
     job(loaded, envs, "--phase", "report")
     assert cells(loaded) == cells(tmp_path / "single")
     # each load job's self-check travels with its records into the report
     verification = json.loads((loaded / "site" / "results.json").read_text())["verification"]
-    assert verification == {"attempts": 2, "agreed": 2, "disagreed": 0, "unverified": 0}
+    assert verification == {"attempts": 3, "agreed": 3, "disagreed": 0, "unverified": 0}
 
-    partial = tmp_path / "partial"  # the second load job never reported
-    upload(tmp_path / f"load-{STACKS[0]}", partial, "records")
+    partial = tmp_path / "partial"  # the second consumer's load job never reported
+    for number in (0, 1):
+        upload(tmp_path / f"load-{number}", partial, "records")
     job(partial, envs, "--phase", "report")
     missing = {key for key, cell in cells(partial).items() if cell["verdict"] == "missing"}
     assert missing == {key for key, cell in cells(loaded).items()

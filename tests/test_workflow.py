@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from matrix.cli import CELLS_PER_LOAD_JOB, load_jobs, parse_part
 from matrix.stacks import load_stacks
+from runner.protocol import FORMATS
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
@@ -32,3 +34,22 @@ def test_the_plan_step_lists_every_declared_stack_as_a_matrix() -> None:
     assert all(set(entry) == {"id", "python", "cache_key", "pinned"} for entry in plan)
     assert [entry["id"] for entry in plan if not entry["pinned"]] == ["tf-nightly-py3.12"]
     assert len({entry["cache_key"] for entry in plan}) == len(plan)
+
+
+def test_the_load_jobs_are_one_per_stack_while_a_column_fits_one_job() -> None:
+    result = subprocess.run([sys.executable, "-m", "matrix", "list", "--all", "--load-jobs"], cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    jobs = json.loads(result.stdout)
+    assert [(job["id"], job["part"], job["name"]) for job in jobs] == [(s.id, "1/1", s.id) for s in load_stacks()]
+    assert "--part \"${{ matrix.load.part }}\"" in WORKFLOW.read_text()
+
+
+def test_a_column_longer_than_a_job_splits_into_parts_that_cover_every_producer_once() -> None:
+    stacks = load_stacks()
+    cases = CELLS_PER_LOAD_JOB // (len(stacks) * len(FORMATS)) + 1  # one column just over a job
+    jobs = load_jobs(stacks, 2 * cases)
+    assert len(jobs) == 3 * len(stacks)
+    assert len({job["name"] for job in jobs}) == len(jobs)
+    parts = [parse_part(job["part"]) for job in jobs if job["id"] == stacks[0].id]
+    covered = [producer.id for part in parts for producer in part.of(stacks)]
+    assert sorted(covered) == sorted(s.id for s in stacks)
