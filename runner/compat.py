@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 
-TUNED = {"on": False}  # whether tune_runtime ran in this process (predict below asks)
+RUNTIME = {"tuned": False}  # whether tune_runtime ran in this process (predict below asks)
 
 
 def import_keras():
@@ -47,8 +47,9 @@ def tune_runtime():
     For the matrix's tens of thousands of tiny models; the self-check and ``matrix check`` run
     TensorFlow as it ships, so any answer this changed would show there as a disagreement.
 
-    - Eager ops run directly, not each wrapped in a function (the default from TF 2.10 on):
-      half of an HDF5 load's time in TF 2.10 to 2.18, measured; the same kernels run.
+    - Eager ops run directly, not each wrapped in a function (TF 2.10's default, and 2.11+'s
+      only way unless told): half of an HDF5 load's time in TF 2.10 to 2.18, measured; the
+      same kernels run.
     - Objects alive after the import are frozen out of Python's full collections, which would
       walk all of TensorFlow each time (a few seconds per worker).
     - ``predict`` below runs the model's compiled predict step on the input as one batch.
@@ -58,7 +59,7 @@ def tune_runtime():
 
     if hasattr(gc, "freeze"):  # Python 3.7+
         gc.freeze()
-    TUNED["on"] = True
+    RUNTIME["tuned"] = True
 
 
 def run_eager_ops_directly():
@@ -68,7 +69,7 @@ def run_eager_ops_directly():
     except ImportError:
         return
     switch = getattr(pywrap_tfe, "TFE_ContextSetRunEagerOpAsFunction", None)
-    if switch is None:  # TensorFlow before 2.9 runs them directly anyway
+    if switch is None:  # before TF 2.7: no such mode (2.7 to 2.9 have it, off unless asked)
         return
     context.ensure_initialized()
     switch(context.context()._handle, False)
@@ -82,7 +83,7 @@ def predict(model, inputs):
     the same numbers (compared over every cell of the full matrix). An object without
     ``predict`` (a SavedModel Keras could not revive) fails as ``model.predict`` does.
     """
-    if TUNED["on"] and hasattr(model, "predict") and hasattr(model, "predict_on_batch"):
+    if RUNTIME["tuned"] and hasattr(model, "predict") and hasattr(model, "predict_on_batch"):
         return as_numpy(model.predict_on_batch(inputs))
     return model.predict(inputs, verbose=0)
 
@@ -147,7 +148,7 @@ def runtime_versions():
         "numpy": numpy.__version__,
         "h5py": None,
         "platform": sys.platform,
-        "tuned": TUNED["on"],
+        "tuned": RUNTIME["tuned"],
     }
     try:
         import h5py

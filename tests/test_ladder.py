@@ -80,14 +80,14 @@ class Model:
 
 
 def test_tuned_predictions_take_the_compiled_step_and_stock_ones_predict(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(compat.TUNED, "on", False)
+    monkeypatch.setitem(compat.RUNTIME, "tuned", False)
     assert ladder.keras_predictor(Model())(EXPECTED) == "predict"
-    monkeypatch.setitem(compat.TUNED, "on", True)
+    monkeypatch.setitem(compat.RUNTIME, "tuned", True)
     assert ladder.keras_predictor(Model())(EXPECTED) == "predict_on_batch"
 
 
 def test_an_object_without_predict_fails_as_predict_does_when_tuned(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(compat.TUNED, "on", True)
+    monkeypatch.setitem(compat.RUNTIME, "tuned", True)
     with pytest.raises(AttributeError, match="has no attribute 'predict'"):
         ladder.keras_predictor(object())(EXPECTED)
 
