@@ -93,7 +93,7 @@ def write_run_file(stacks: list[Stack], statuses: dict[str, Record], cells: list
         "cases": cases,
         "cells": cells,
     }
-    workspace.write(str(workspace.run_file.relative_to(workspace.root)), dict(run))
+    workspace.write(str(workspace.run_file.relative_to(workspace.root)), dict(run), compact=True)
 
 
 def now() -> str:

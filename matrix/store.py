@@ -130,5 +130,5 @@ class Workspace:
             handle.flush()
             yield
 
-    def write(self, relative: str, data: Record) -> None:
-        write_json(str(self.root / relative), data)
+    def write(self, relative: str, data: Record, compact: bool = False) -> None:
+        write_json(str(self.root / relative), data, compact=compact)
