@@ -9,11 +9,9 @@ step measured. Per rung: attempts, seconds, and the seconds of each step.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from matrix.stacks import Stack
@@ -58,10 +56,10 @@ def profile(stacks: list[Stack], workspace: Workspace) -> dict[str, list[Column]
 def column(stack: str, phase: str, workspace: Workspace) -> Column:
     col = Column(stack, phase)
     for path in workspace.timings_files(stack, phase):
-        timings = read(path)
+        timings = workspace.read_any(str(path)) or {}
         add(col.worker, {k: timings.get(k, 0.0) for k in (*WORKER_STEPS, "wall_s")})
     for path in workspace.records_of(phase, stack).rglob("*.json"):
-        record = read(path)
+        record = workspace.read_any(str(path)) or {}
         col.cells += 1
         col.cell_s += float(record.get("seconds") or 0.0)
         add(col.steps, record.get("timings") or {})
@@ -71,14 +69,6 @@ def column(stack: str, phase: str, workspace: Workspace) -> Column:
             add(col.steps, timings)
             add(col.by_mode[attempt["mode"]], {**timings, "attempts": 1, "seconds": attempt.get("seconds") or 0.0})
     return col
-
-
-def read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def lines(columns: dict[str, list[Column]]) -> list[str]:
