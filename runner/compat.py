@@ -50,14 +50,11 @@ def tune_runtime():
     - Eager ops run directly, not each wrapped in a function (TF 2.10's default, and 2.11+'s
       only way unless told): half of an HDF5 load's time in TF 2.10 to 2.18, measured; the
       same kernels run.
-    - Functions run as traced, without Grappler's graph rewrites (fusing, folding, pruning):
-      2 to 11 % of a load column, measured, every prediction of those columns equal to the bit.
     - Objects alive after the import are frozen out of Python's full collections, which would
       walk all of TensorFlow each time (a few seconds per worker).
     - ``predict`` below runs the model's compiled predict step on the input as one batch.
     """
     run_eager_ops_directly()
-    run_functions_unoptimized()
     import gc
 
     if hasattr(gc, "freeze"):  # Python 3.7+
@@ -76,16 +73,6 @@ def run_eager_ops_directly():
         return
     context.ensure_initialized()
     switch(context.context()._handle, False)
-
-
-def run_functions_unoptimized():
-    try:
-        import tensorflow as tf
-
-        set_options = tf.config.optimizer.set_experimental_options
-    except (ImportError, AttributeError):  # no tf.config before TF 1.14
-        return
-    set_options({"disable_meta_optimizer": True})
 
 
 def predict(model, inputs):

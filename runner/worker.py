@@ -121,7 +121,7 @@ def save_cell(keras, cell):
         model = case.build()
         inputs = fixed_input(case.INPUT_SHAPE)
         laps("build")
-        outputs = model.predict(inputs, verbose=0)  # model.predict itself, not compat.predict
+        outputs = model.predict(inputs, verbose=0)  # the reference is what predict gave, untuned
         laps("predict")
         place(cell["artifact"], lambda staged: save_staged(keras, model, cell, staged))
         laps("save")
