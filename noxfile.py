@@ -21,7 +21,9 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 
 def install_group(session: nox.Session, group: str) -> None:
-    session.install(*nox.project.dependency_groups(PYPROJECT, group))
+    # Compiled at install (pip does it unasked): where PYTHONDONTWRITEBYTECODE is set, as on these
+    # machines, pandas would be compiled again by every run, a second of a no-op rerun's report.
+    session.install(*nox.project.dependency_groups(PYPROJECT, group), env={"UV_COMPILE_BYTECODE": "1"})
 
 
 @nox.session

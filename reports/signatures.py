@@ -7,6 +7,7 @@ and numbers are masked. The raw message always stays beside the signature.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -26,6 +27,7 @@ MASKS = (
 MESSAGE_CHARS = 160
 
 
+@functools.cache  # the same messages recur over thousands of cells
 def normalize(message: str) -> str:
     """The message with its instance-specific parts masked, cut to a readable length."""
     text = message.strip()
