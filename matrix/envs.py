@@ -9,6 +9,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from matrix.errors import MatrixError
 from matrix.interpreters import find_python, how_to_get
@@ -105,7 +106,7 @@ def install_hint(output: str) -> str:
     return "check this stack's requirements in the stacks declaration"
 
 
-def compile_bytecode(python: Path, location: Path, info: dict) -> None:
+def compile_bytecode(python: Path, location: Path, info: dict[str, Any]) -> None:
     """Best effort: an environment left uncompiled is slower, never wrong."""
     try:
         subprocess.run([str(python), "-c", COMPILE_ALL, str(location / "lib")], capture_output=True,
@@ -115,7 +116,7 @@ def compile_bytecode(python: Path, location: Path, info: dict) -> None:
     (location / INFO_FILE).write_text(json.dumps(dict(info, bytecode=True), indent=1))
 
 
-def read_info(location: Path) -> dict:
+def read_info(location: Path) -> dict[str, Any]:
     """What ``write_fingerprint`` wrote, or ``{}`` when there is nothing readable."""
     try:
         info = json.loads((location / INFO_FILE).read_text())
