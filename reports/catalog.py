@@ -62,7 +62,16 @@ def match_error(error: dict[str, str] | None, catalog: tuple[Entry, ...] | None 
     if not error:
         return None
     text = f"{error.get('type', '')}: {error.get('message', '')}"
-    return next((e for e in (catalog if catalog is not None else load_catalog()) if e.pattern.search(text)), None)
+    return first_match(text, catalog) if catalog is not None else first_known_match(text)
+
+
+def first_match(text: str, catalog: tuple[Entry, ...]) -> Entry | None:
+    return next((e for e in catalog if e.pattern.search(text)), None)
+
+
+@cache  # the same errors recur over thousands of cells
+def first_known_match(text: str) -> Entry | None:
+    return first_match(text, load_catalog())
 
 
 def entry_by_id(entry_id: str | None) -> Entry | None:

@@ -19,16 +19,16 @@ FAILED = frozenset(v.name for v in VERDICTS if v.loaded is False)  # "fails in N
 SIGNATURE_CHARS = 100
 
 
-def build_check_results(run: RunFile) -> dict[str, Any]:
+def build_check_results(run: RunFile) -> tuple[dict[str, Any], pd.DataFrame]:
     """The matrix's results schema; ``producer`` and ``case`` are the file's name, plus ``files``."""
-    results = build_results(run)
+    results, frame = build_results(run)
     results["files"] = run.get("files", [])
-    return results
+    return results, frame
 
 
 def write_check_site(run: RunFile, site: Path) -> tuple[dict[str, Any], Path]:
-    results = build_check_results(run)
-    frame = write_results(results, site)
+    results, frame = build_check_results(run)
+    write_results(results, frame, site)
     return results, render_check(results, frame, site)
 
 

@@ -17,7 +17,8 @@ STACK_FIELDS = ("id", "python", "tensorflow", "keras", "keras_flavor", "numpy", 
                 "reason", "tags")
 
 
-def build_results(run: RunFile) -> dict[str, Any]:
+def build_results(run: RunFile) -> tuple[dict[str, Any], pd.DataFrame]:
+    """results.json's content, and its cells as the frame results.csv and the page are made of."""
     stacks: list[dict[str, Any]] = [{name: stack.get(name) for name in STACK_FIELDS} for stack in run["stacks"]]
     results = {
         "schema": SCHEMA,
@@ -32,8 +33,9 @@ def build_results(run: RunFile) -> dict[str, Any]:
     }
     results["verification"] = run.get("verification") or {"attempts": 0, "agreed": 0, "disagreed": 0, "unverified": 0}
     flavors = {s["id"]: s.get("keras_flavor") or "?" for s in stacks}
-    results["signatures"] = summarize(cells_frame(results), flavors)
-    return results
+    frame = cells_frame(results)
+    results["signatures"] = summarize(frame, flavors)
+    return results, frame
 
 
 def public_cell(cell: Cell) -> dict[str, Any]:
@@ -97,10 +99,8 @@ def cells_frame(results: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*COLUMNS, "error_type", "error_message", "modes_tried"])
 
 
-def write_results(results: dict[str, Any], site: Path) -> pd.DataFrame:
+def write_results(results: dict[str, Any], frame: pd.DataFrame, site: Path) -> None:
     site.mkdir(parents=True, exist_ok=True)
     # one line: Python's fast encoder (an indent turns it off; 84 MB took 4 s indented)
     (site / "results.json").write_text(json.dumps(results, separators=(",", ":")))
-    frame = cells_frame(results)
     frame.to_csv(site / "results.csv", index=False)
-    return frame
