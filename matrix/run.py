@@ -26,7 +26,7 @@ from matrix.plan import (
 )
 from matrix.runfile import RunSummary, assemble_cells, write_run_file
 from matrix.stacks import Stack
-from matrix.store import Record, Workspace
+from matrix.store import Record, Workspace, bulk_records
 from matrix.verify import VerifyRequest, self_check
 from matrix.verify import summary as verification_summary
 from matrix.views import Cell, Verified
@@ -79,12 +79,14 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     loads: list[LoadCell] = []
     stats: list[WorkerStats] = []
     if options.phase in ("all", "save"):
-        saves = plan_saves(workers, code, workspace, fingerprint_at)
+        with bulk_records():
+            saves = plan_saves(workers, code, workspace, fingerprint_at)
         log(f"{len(workers)}/{len(mine)} stacks ready; {len(saves)} saves to run")
         stats += run_phase("save", workers, envs, [save_job_cell(c, workspace) for c in saves], options)
     producers = options.part.of(ready) if options.part else ready
     if options.phase in ("all", "load"):
-        loads = plan_loads(workers, producers, code, workspace, fingerprint_at, workspace.read)
+        with bulk_records():
+            loads = plan_loads(workers, producers, code, workspace, fingerprint_at, workspace.read)
         log(f"{len(loads)} loads to run")
         check.report()
         stats += run_phase("load", workers, envs, [load_job_cell(c, workspace) for c in loads], options)
@@ -92,15 +94,19 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     if options.verify and options.phase in ("all", "load"):
         checked, verify_stats = self_check(workers, producers, envs, code, options, options.verify)
         stats += verify_stats
-    cells = assemble_cells(ready, code, workspace) if options.phase in ("all", "report") else []
-    report_failures(cells)
-    if cells:  # every current verification, earlier runs' included
-        checked = [entry for cell in cells for entry in cell["verified"]]
-    seconds = round(time.monotonic() - started, 1)
-    summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds,
-                         worker_totals(stats, options.jobs), verification_summary(checked))
-    if options.phase in ("all", "report"):
-        write_run_file(stacks, statuses, cells, describe_cases(code.cases), workspace, summary)
+    computed = {workspace.save_record(c.producer, c.case, c.format) for c in saves} | {
+        workspace.load_record(c.producer, c.consumer, c.case, c.format) for c in loads}
+    unchanged = {path: record for path, record in check.current.items() if path not in computed}
+    with bulk_records():
+        cells = assemble_cells(ready, code, workspace, unchanged) if options.phase in ("all", "report") else []
+        report_failures(cells)
+        if cells:  # every current verification, earlier runs' included
+            checked = [entry for cell in cells for entry in cell["verified"]]
+        seconds = round(time.monotonic() - started, 1)
+        summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds,
+                             worker_totals(stats, options.jobs), verification_summary(checked))
+        if options.phase in ("all", "report"):
+            write_run_file(stacks, statuses, cells, describe_cases(code.cases), workspace, summary)
     return summary
 
 
@@ -117,6 +123,8 @@ class RecordCheck:
         self.old_schema = 0
         self.retried = 0
         self.changed: list[str] = []
+        self.current: dict[str, Record] = {}  # what it let count, so the run file reads it only once
+
 
     def fingerprint_at(self, relative: str) -> str | None:
         record = self.workspace.read_any(relative)
@@ -131,7 +139,10 @@ class RecordCheck:
         if record.get("kind") == "save" and record.get("status") == "saved" and not self.intact(record):
             self.changed.append(str(record.get("artifact")))
             return None
-        return None if record.get("fingerprint") is None else str(record["fingerprint"])
+        if record.get("fingerprint") is None:
+            return None
+        self.current[relative] = record
+        return str(record["fingerprint"])
 
     def intact(self, record: Record) -> bool:
         return all(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,20 +34,27 @@ class RunSummary:
     verification: Verification  # what the self-check found (matrix.verify.summary)
 
 
-def assemble_cells(ready: list[Stack], code: CodeDigest, workspace: Workspace) -> list[Cell]:
-    """Every producer x consumer x case x format among ready stacks, from records or derived."""
-    cells, checks = [], verifications(workspace)
+def assemble_cells(ready: list[Stack], code: CodeDigest, workspace: Workspace,
+                   unchanged: Mapping[str, Record] | None = None) -> list[Cell]:
+    """Every producer x consumer x case x format among ready stacks, from records or derived.
+
+    ``unchanged``: records already read this run (by the plan) and not computed since."""
+    cells, checks, known = [], verifications(workspace), unchanged or {}
+
+    def read(relative: str) -> Record | None:
+        return known.get(relative) or workspace.read(relative)
+
     for producer in ready:
         for case in code.cases:
             for fmt in FORMAT_NAMES:
-                saved = workspace.read(workspace.save_record(producer.id, case, fmt)) or {}
+                saved = read(workspace.save_record(producer.id, case, fmt)) or {}
                 for consumer in ready:
-                    cells.append(cell_of(producer.id, consumer.id, case, fmt, saved, workspace, checks))
+                    cells.append(cell_of(producer.id, consumer.id, case, fmt, saved, workspace, checks, read))
     return cells
 
 
 def cell_of(producer: str, consumer: str, case: str, fmt: str, saved: Record, workspace: Workspace,
-            checks: dict[tuple[str, str, str, str], list[Record]]) -> Cell:
+            checks: dict[tuple[str, str, str, str], list[Record]], read: Callable[[str], Record | None]) -> Cell:
     identity = {"producer": producer, "consumer": consumer, "case": case, "format": fmt,
                 "container": saved.get("container"), "save_error": saved.get("error")}
     status = saved.get("status")
@@ -55,19 +63,28 @@ def cell_of(producer: str, consumer: str, case: str, fmt: str, saved: Record, wo
         reason = saved.get("reason") or (saved.get("error") or {}).get("message", "no save record")
         error = {"type": f"Save{verdict.capitalize()}", "message": f"the producer could not save this: {reason}"}
         return cast(Cell, {**identity, **failed_cell(verdict, error), "seconds": None, "verified": []})
-    loaded = workspace.read(workspace.load_record(producer, consumer, case, fmt)) or {}
+    loaded = read(workspace.load_record(producer, consumer, case, fmt)) or {}
     verified = [verification_entry(r) for r in checks.get((producer, consumer, case, fmt), [])
                 if loaded and r.get("load_fingerprint") == loaded.get("fingerprint")]
     return cast(Cell, {**identity, **loaded_fields(loaded), "verified": verified})
 
 
 def loaded_fields(loaded: Record) -> dict[str, Any]:
-    """A cell's outcome from its load record (``{}``: none, so ``missing``)."""
-    attempts: list[AttemptData] = loaded.get("attempts", [])
+    """A cell's outcome from its load record (``{}``: none, so ``missing``). The attempts go
+    without their traceback tails, which the records keep and no report shows: half of run.json."""
+    attempts = [without_traceback(a) for a in loaded.get("attempts", [])]
     return {"verdict": loaded.get("verdict", "missing"), "remedy": loaded.get("remedy"),
             "max_abs_diff": loaded.get("max_abs_diff"), "attempts": attempts,
             "custom_objects_needed": loaded.get("custom_objects_needed"),
             "error": loaded.get("error") or first_error(attempts), "seconds": loaded.get("seconds")}
+
+
+def without_traceback(attempt: AttemptData) -> AttemptData:
+    error = attempt.get("error")
+    if not error or "traceback" not in error:
+        return attempt
+    brief = cast(ErrorData, {key: value for key, value in error.items() if key != "traceback"})
+    return {**attempt, "error": brief}
 
 
 def first_error(attempts: list[AttemptData]) -> ErrorData | None:
