@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import cast
 
+from matrix.store import bulk_records
 from matrix.views import RunFile
 from reports.catalog import CatalogError
 from reports.check import summary_lines, write_check_site
@@ -32,7 +33,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     try:
-        return report(parser().parse_args(argv))
+        with bulk_records():
+            return report(parser().parse_args(argv))
     except CatalogError as exc:
         print(f"reports: error: {exc}", file=sys.stderr)
         return 2
@@ -57,8 +59,8 @@ def report(args: argparse.Namespace) -> int:
             print(f"reports: {len(unread)} of {len(results['files'])} files could not be checked: "
                   f"{', '.join(unread)} (why: above)", file=sys.stderr)
         return 1 if unread else 0
-    results = build_results(run)
-    frame = write_results(results, args.site)
+    results, frame = build_results(run)
+    write_results(results, frame, args.site)
     history = update_history(args.previous, results, args.site) if args.previous else None
     if history and args.summary:
         with open(args.summary, "a") as summary:
