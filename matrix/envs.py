@@ -14,6 +14,7 @@ from typing import Any
 from matrix.errors import MatrixError
 from matrix.interpreters import find_python, how_to_get
 from matrix.stacks import Stack
+from runner.protocol import write_json
 
 INFO_FILE = "matrix-env.json"
 INSTALL_TIMEOUT_S = 1800
@@ -63,7 +64,7 @@ def ensure_env(stack: Stack, root: Path) -> Environment:
             seconds = round(time.monotonic() - started, 1)
             return Environment(stack_id=stack.id, status="install-failed", reason=failure, seconds=seconds)
         info = read_info(location)
-    if not info.get("bytecode"):  # environments built before it was done are compiled once here
+    if "bytecode" not in info:  # environments built before it was done are compiled once here
         compile_bytecode(python, location, info)
     seconds = round(time.monotonic() - started, 1)
     return Environment(stack_id=stack.id, status="ready", python=python, seconds=seconds, reused=reused)
@@ -107,13 +108,14 @@ def install_hint(output: str) -> str:
 
 
 def compile_bytecode(python: Path, location: Path, info: dict[str, Any]) -> None:
-    """Best effort: an environment left uncompiled is slower, never wrong."""
+    """Best effort, tried once per environment: one left uncompiled is slower, never wrong."""
     try:
         subprocess.run([str(python), "-c", COMPILE_ALL, str(location / "lib")], capture_output=True,
                        timeout=COMPILE_TIMEOUT_S, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return
-    (location / INFO_FILE).write_text(json.dumps(dict(info, bytecode=True), indent=1))
+        outcome: bool | str = True
+    except (OSError, subprocess.SubprocessError) as exc:
+        outcome = f"not compiled: {exc}"
+    write_info(location, dict(info, bytecode=outcome))
 
 
 def read_info(location: Path) -> dict[str, Any]:
@@ -126,5 +128,14 @@ def read_info(location: Path) -> dict[str, Any]:
 
 
 def write_fingerprint(location: Path, stack: Stack) -> None:
-    info = {"fingerprint": stack.fingerprint(), "python": stack.python, "requirements": list(stack.requirements)}
-    (location / INFO_FILE).write_text(json.dumps(info, indent=1))
+    write_info(location, {"fingerprint": stack.fingerprint(), "python": stack.python,
+                          "requirements": list(stack.requirements)})
+
+
+def write_info(location: Path, info: dict[str, Any]) -> None:
+    """Atomically: a write cut short must not lose the fingerprint (the environment would be built again)."""
+    try:
+        write_json(str(location / INFO_FILE), info)
+    except OSError as exc:
+        raise MatrixError(f"cannot write {location / INFO_FILE} ({exc}): free some space or fix the "
+                          "workspace's permissions, and run again") from exc

@@ -30,3 +30,18 @@ def test_a_reused_environment_is_compiled_on_its_next_use_and_only_then(tmp_path
     compiled[0].unlink()
     assert ensure_env(stack, tmp_path).reused
     assert not list((site / "__pycache__").glob("layers.*.pyc"))  # marked compiled: not walked again
+
+
+def test_an_environment_that_cannot_be_compiled_is_used_as_it_is_and_not_tried_again(tmp_path: Path) -> None:
+    stack = Stack(id="broken", python="{}.{}".format(*sys.version_info[:2]), requirements=("six",), family="keras2")
+    plain_env(tmp_path, stack)
+    python = tmp_path / stack.id / "bin" / "python"
+    python.unlink()
+    python.write_text("#!/bin/sh\nexit 1\n")
+    python.chmod(0o755)
+    assert ensure_env(stack, tmp_path).status == "ready"
+    info = json.loads((tmp_path / stack.id / INFO_FILE).read_text())
+    assert info["fingerprint"] == stack.fingerprint() and info["bytecode"].startswith("not compiled: ")
+    python.write_text("#!/bin/sh\nexit 0\n")  # would succeed now, but is not run again
+    assert ensure_env(stack, tmp_path).reused
+    assert json.loads((tmp_path / stack.id / INFO_FILE).read_text())["bytecode"].startswith("not compiled: ")
