@@ -22,7 +22,8 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 def install_group(session: nox.Session, group: str) -> None:
     # Compiled at install (pip does it unasked): where PYTHONDONTWRITEBYTECODE is set, as on these
-    # machines, pandas would be compiled again by every run, a second of a no-op rerun's report.
+    # machines, pandas and the rest would be compiled again by every run: 616 modules, 0.8 s of a
+    # no-op rerun's report, measured.
     session.install(*nox.project.dependency_groups(PYPROJECT, group), env={"UV_COMPILE_BYTECODE": "1"})
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,12 +82,14 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     if options.phase in ("all", "save"):
         with bulk_records():
             saves = plan_saves(workers, code, workspace, fingerprint_at)
+        check.forget(workspace.save_record(c.producer, c.case, c.format) for c in saves)
         log(f"{len(workers)}/{len(mine)} stacks ready; {len(saves)} saves to run")
         stats += run_phase("save", workers, envs, [save_job_cell(c, workspace) for c in saves], options)
     producers = options.part.of(ready) if options.part else ready
     if options.phase in ("all", "load"):
         with bulk_records():
             loads = plan_loads(workers, producers, code, workspace, fingerprint_at, workspace.read)
+        check.forget(workspace.load_record(c.producer, c.consumer, c.case, c.format) for c in loads)
         log(f"{len(loads)} loads to run")
         check.report()
         stats += run_phase("load", workers, envs, [load_job_cell(c, workspace) for c in loads], options)
@@ -94,11 +97,8 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     if options.verify and options.phase in ("all", "load"):
         checked, verify_stats = self_check(workers, producers, envs, code, options, options.verify)
         stats += verify_stats
-    computed = {workspace.save_record(c.producer, c.case, c.format) for c in saves} | {
-        workspace.load_record(c.producer, c.consumer, c.case, c.format) for c in loads}
-    unchanged = {path: record for path, record in check.current.items() if path not in computed}
     with bulk_records():
-        cells = assemble_cells(ready, code, workspace, unchanged) if options.phase in ("all", "report") else []
+        cells = assemble_cells(ready, code, workspace, check.current) if options.phase in ("all", "report") else []
         report_failures(cells)
         if cells:  # every current verification, earlier runs' included
             checked = [entry for cell in cells for entry in cell["verified"]]
@@ -123,8 +123,7 @@ class RecordCheck:
         self.old_schema = 0
         self.retried = 0
         self.changed: list[str] = []
-        self.current: dict[str, Record] = {}  # what it let count, so the run file reads it only once
-
+        self.current: dict[str, Record] = {}  # what the plan kept, so the run file reads it only once
 
     def fingerprint_at(self, relative: str) -> str | None:
         record = self.workspace.read_any(relative)
@@ -143,6 +142,11 @@ class RecordCheck:
             return None
         self.current[relative] = record
         return str(record["fingerprint"])
+
+    def forget(self, computed: Iterable[str]) -> None:
+        """The records the plan will compute again: they will be read again once written."""
+        for relative in computed:
+            self.current.pop(relative, None)
 
     def intact(self, record: Record) -> bool:
         return all(

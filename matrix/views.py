@@ -17,7 +17,7 @@ class ErrorData(TypedDict, total=False):
 
 
 class AttemptData(TypedDict, total=False):
-    """One rung of the ladder as the worker recorded it."""
+    """One rung of the ladder as the worker recorded it (run.json leaves out its error's traceback)."""
 
     mode: str
     call: str

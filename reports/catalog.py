@@ -16,7 +16,7 @@ class CatalogError(Exception):
     """catalog.toml is malformed; the message names the entry and the field."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)  # one object per entry: hashed by identity, fast
 class Entry:
     id: str
     pattern: re.Pattern[str]
@@ -62,16 +62,12 @@ def match_error(error: dict[str, str] | None, catalog: tuple[Entry, ...] | None 
     if not error:
         return None
     text = f"{error.get('type', '')}: {error.get('message', '')}"
-    return first_match(text, catalog) if catalog is not None else first_known_match(text)
-
-
-def first_match(text: str, catalog: tuple[Entry, ...]) -> Entry | None:
-    return next((e for e in catalog if e.pattern.search(text)), None)
+    return first_match(text, catalog if catalog is not None else load_catalog())
 
 
 @cache  # the same errors recur over thousands of cells
-def first_known_match(text: str) -> Entry | None:
-    return first_match(text, load_catalog())
+def first_match(text: str, catalog: tuple[Entry, ...]) -> Entry | None:
+    return next((e for e in catalog if e.pattern.search(text)), None)
 
 
 def entry_by_id(entry_id: str | None) -> Entry | None:
