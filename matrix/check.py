@@ -269,7 +269,8 @@ def load_cell(f: UserFile, stack: Stack, prepared: Prepared, reference: Record |
 def run_loads(files: list[UserFile], stacks: list[Stack], envs: dict[str, Environment], prepared: Prepared,
               references: dict[str, Record], options: WorkerOptions) -> tuple[int, int]:
     """Every stale (file, stack) load; where the predict step already tried every rung in vain,
-    its record is the answer (the same rungs fail the same way whatever they are compared with)."""
+    its record is the answer (the same rungs fail the same way on the same input, whatever their
+    predictions would be compared with)."""
     workspace, stale, derived = options.workspace, [], 0
     for f in files:
         for stack in stacks:
@@ -277,22 +278,22 @@ def run_loads(files: list[UserFile], stacks: list[Stack], envs: dict[str, Enviro
             if fresh(workspace, cell):
                 continue
             tried = predicted(f, stack, prepared)
-            if nothing_loaded(tried):
+            if nothing_predicted(tried):
                 workspace.write(cell["record"], {**tried, **cell, "kind": "check-load",
                                                  "derived_from": predict_record(f, stack, prepared)})
                 derived += 1
             else:
                 stale.append(cell)
-    known = f" ({derived} known from the reference step: nothing loads there)" if derived else ""
+    known = f" ({derived} known from the reference step: no rung predicts there)" if derived else ""
     log(f"{len(stale)} loads to run{known}")
     if stale:
         run_phase("check-load", stacks, envs, stale, options)
     return len(stale), derived
 
 
-def nothing_loaded(record: Record) -> bool:
+def nothing_predicted(record: Record) -> bool:
     attempts = record.get("attempts") or []
-    return record.get("verdict") == "error" and bool(attempts) and all(a["outcome"] == "error" for a in attempts)
+    return bool(attempts) and all(a["outcome"] == "error" for a in attempts)
 
 
 def file_cells(f: UserFile, stacks: list[Stack], prepared: Prepared, references: dict[str, Record],

@@ -88,7 +88,8 @@ def without_traceback(attempt: AttemptData) -> AttemptData:
 
 
 def first_error(attempts: list[AttemptData]) -> ErrorData | None:
-    """The documented way's error, when nothing loaded; None when something did."""
+    """The documented way's error, when no rung predicted (none loaded, or none that loaded could
+    predict); None when one did."""
     if not attempts or any(a.get("outcome") != "error" for a in attempts):
         return None
     return attempts[0].get("error")

@@ -11,6 +11,7 @@ import pandas as pd
 
 from matrix.views import RunFile
 from reports.catalog import entry_by_id
+from reports.page import outcome_words
 from reports.render import LETTERS, MEANINGS, environment, page_style, verdict_counts
 from reports.results import build_results, write_results
 from runner.protocol import VERDICTS
@@ -41,7 +42,7 @@ def render_check(results: dict[str, Any], frame: pd.DataFrame, site: Path) -> Pa
         summaries={name: summary(cells) for name, cells in by_file.items()},
         counts=verdict_counts(frame), signatures=results["signatures"], letters=LETTERS, meanings=MEANINGS,
         seen=lambda group: seen_in(group["seen"]), show_cells=False, style=page_style(results["families"]),
-        reference=describe_reference,
+        reference=describe_reference, outcome=outcome_words,
     )
     target = site / "index.html"
     target.write_text(html)
@@ -65,6 +66,9 @@ def summary(cells: list[dict[str, Any]]) -> str:
         diffs = [c["max_abs_diff"] for c in cells if c["verdict"] == "mismatch" and c["max_abs_diff"] is not None]
         worst = f" (max abs diff up to {max(diffs):.3g})" if diffs else ""
         parts.append(f"loads but predicts differently in {verdicts['mismatch']}{worst}")
+    unpredicted = [c for c in cells if c["verdict"] == "predict-error"]
+    if unpredicted:
+        parts.append(f"loads but its prediction fails in {len(unpredicted)}: {failures(unpredicted)}")
     failed = [c for c in cells if c["verdict"] in FAILED]
     parts.append(f"fails in {len(failed)}" + (": " + failures(failed) if failed else ""))
     return ", ".join(parts)

@@ -75,6 +75,10 @@ def signature_entry(group: dict[str, Any]) -> dict[str, Any]:
     return {key: group[key] for key in ("id", "signature", "title", "explanation", "remedy", "cells")}
 
 
+VERDICT_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"  # one character a cell: the verdict's index, base 36
+assert len(VERDICT_NAMES) <= len(VERDICT_DIGITS)
+
+
 def cell_columns(cells: list[dict[str, Any]], frame: pd.DataFrame, axes: tuple[list[str], list[str], list[str]],
                  groups: dict[str, int], strings: Strings) -> dict[str, Any]:
     """Column arrays in position order; positions no cell reached stay ``missing``."""
@@ -96,7 +100,7 @@ def cell_columns(cells: list[dict[str, Any]], frame: pd.DataFrame, axes: tuple[l
         needed[position] = NONE if cell["custom_objects_needed"] is None else int(cell["custom_objects_needed"])
         error[position] = error_index(cell["error"], strings)
         attempts[position] = [n for a in cell["attempts"] for n in attempt_pair(a, shapes, strings)]
-    return {"verdict": "".join(str(v) for v in verdict), "remedy": remedy, "diff": diff,
+    return {"verdict": "".join(VERDICT_DIGITS[v] for v in verdict), "remedy": remedy, "diff": diff,
             "signature": signature, "needed": needed, "error": error, "attempts": attempts,
             "shapes": [list(shape) for shape in shapes]}
 
@@ -114,11 +118,18 @@ def positions(frame: pd.DataFrame, axes: tuple[list[str], list[str], list[str]])
 
 def attempt_pair(attempt: dict[str, Any], shapes: dict[tuple[Any, ...], int], strings: Strings) -> tuple[int, int]:
     """(shape index, milliseconds): what the attempt did is shared by many cells, its time is not."""
-    shape = (strings(attempt["mode"]), strings(attempt.get("call")), strings(attempt["outcome"]),
+    shape = (strings(attempt["mode"]), strings(attempt.get("call")), strings(outcome_words(attempt)),
              error_index(attempt.get("error"), strings), int(bool(attempt.get("unsafe"))),
              int(bool(attempt.get("probe"))), rounded(attempt.get("max_abs_diff")))
     index = shapes.setdefault(shape, len(shapes))
     return index, round((attempt.get("seconds") or 0) * 1000)
+
+
+def outcome_words(attempt: dict[str, Any]) -> str:
+    """An attempt's outcome as the page says it: a load that worked is never "error"."""
+    if attempt["outcome"] == "error" and attempt.get("loaded"):
+        return "loaded; predicting failed"
+    return str(attempt["outcome"])
 
 
 def error_index(error: dict[str, Any] | None, strings: Strings) -> int:

@@ -11,6 +11,7 @@ import pandas as pd
 from matrix.views import AttemptData, Cell, ErrorData, RunFile
 from reports.catalog import match_error
 from reports.signatures import cell_failure, signature_of, summarize
+from runner.protocol import attempt_loaded
 
 SCHEMA = 2  # of results.json, the public contract; records have their own (runner.protocol.SCHEMA)
 STACK_FIELDS = ("id", "python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py", "family", "backend", "status",
@@ -79,6 +80,7 @@ def public_error(error: ErrorData | None, verdict: str) -> dict[str, Any] | None
 def public_attempt(attempt: AttemptData) -> dict[str, Any]:
     error = attempt.get("error")
     return {"mode": attempt["mode"], "call": attempt.get("call"), "outcome": attempt["outcome"],
+            "loaded": attempt_loaded(cast(dict[str, Any], attempt)),
             "unsafe": bool(attempt.get("unsafe")), "probe": bool(attempt.get("probe")),
             "max_abs_diff": attempt.get("max_abs_diff"), "seconds": attempt.get("seconds"),
             "error": {"type": error["type"], "message": error["message"]} if error else None}

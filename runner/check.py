@@ -185,10 +185,9 @@ def predict_with_first_rung(keras, user, path, rungs, inputs):
 
     rungs = [rung._replace(load=capturing(rung.load)) for rung in rungs]
     attempts = ladder.run_ladder(keras, user, path, as_model_input(inputs), None, rungs)
-    loaded = attempts and attempts[-1]["outcome"] == "ok"
-    result = {"verdict": "ok" if loaded else "error", "remedy": None, "max_abs_diff": None, "attempts": attempts,
-              "loaded_by": attempts[-1]["mode"] if loaded else None}
-    if loaded:
+    predicted = attempts and attempts[-1]["outcome"] == "ok"
+    result = dict(loaded_cell(attempts), loaded_by=attempts[-1]["mode"] if predicted else None)
+    if predicted:
         result["reference_data"] = {"inputs": [a.tolist() for a in inputs], "dtypes": [str(a.dtype) for a in inputs],
                                     "output": captured["output"].tolist()}
     return result

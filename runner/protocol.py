@@ -120,17 +120,19 @@ again (the failure says nothing about compatibility); ``loaded``: whether a rung
 file (None: there was no file to load); ``colour`` and ``ink``: its square in the report."""
 
 VERDICTS = (
-    Verdict("ok", "✓", "loads the documented way; predictions equal", 0, 7, False, True, "#009E73", "#fff"),
-    Verdict("remedy", "R", "loads only with the named remedy; predictions equal", 1, 6, False, True, "#56B4E9", "#000"),
+    Verdict("ok", "✓", "loads the documented way; predictions equal", 0, 8, False, True, "#009E73", "#fff"),
+    Verdict("remedy", "R", "loads only with the named remedy; predictions equal", 1, 7, False, True, "#56B4E9", "#000"),
     Verdict("mismatch", "≠", "loads, but predicts something else", 3, 0, False, True, "#CC79A7", "#000"),
-    Verdict("error", "✗", "no load mode works", 2, 3, False, False, "#D55E00", "#fff"),
+    Verdict("predict-error", "P", "loads, but predicting fails in every mode that loads it", 2, 3, False, True,
+            "#332288", "#fff"),
+    Verdict("error", "✗", "no load mode works", 2, 4, False, False, "#D55E00", "#fff"),
     Verdict("crashed", "C", "the worker process died on this cell", 2, 1, True, False, "#000", "#fff"),
     Verdict("timeout", "T", "the cell ran past its time limit", 2, 2, True, False, "#F0E442", "#000"),
     Verdict("corrupt-artifact", "!", "the saved file changed after it was saved (checksum); saved again next run",
-            2, 4, True, False, "#fff", "#D55E00"),
-    Verdict("blocked", "B", "the producer failed to save this artifact", 2, 8, False, None, "#999", "#000"),
-    Verdict("unsupported", "–", "the producer cannot write this format", 2, 9, False, None, "#e4e4e4", "#333"),
-    Verdict("missing", "?", "no record (the run was interrupted)", None, 5, False, False, "#fff", "#000"),
+            2, 5, True, False, "#fff", "#D55E00"),
+    Verdict("blocked", "B", "the producer failed to save this artifact", 2, 9, False, None, "#999", "#000"),
+    Verdict("unsupported", "–", "the producer cannot write this format", 2, 10, False, None, "#e4e4e4", "#333"),
+    Verdict("missing", "?", "no record (the run was interrupted)", None, 6, False, False, "#fff", "#000"),
 )
 VERDICT_NAMES = tuple(v.name for v in VERDICTS)
 RETRIED = frozenset(v.name for v in VERDICTS if v.retried)  # save statuses "crashed" and "timeout" too
@@ -184,19 +186,26 @@ def verdict_of(attempts):
 
     The remedy is the first rung that loads and predicts the saved outputs (None when that is
     the documented way). The verdict is ``mismatch`` when any rung before it, or every rung,
-    loaded but predicted something else: a silent wrong answer outranks a later fix. The diff
-    is the first loaded rung's. Probes never count.
+    predicted something else: a silent wrong answer outranks a later fix. When no rung
+    predicted at all, it is ``predict-error`` if one of them loaded, else ``error``. The diff
+    is the first predicting rung's. Probes never count.
     """
     rungs = [a for a in attempts if not a.get("probe")]
-    loaded = [a for a in rungs if a["outcome"] != "error"]
-    if not loaded:
-        return "error", None, None
-    diff = loaded[0].get("max_abs_diff")
+    predicted = [a for a in rungs if a["outcome"] != "error"]
+    if not predicted:
+        return ("predict-error" if any(map(attempt_loaded, rungs)) else "error"), None, None
+    diff = predicted[0].get("max_abs_diff")
     matched = [index for index, a in enumerate(rungs) if a["outcome"] == "ok"]
     remedy = rungs[matched[0]]["mode"] if matched and matched[0] > 0 else None
-    if not matched or loaded[0]["outcome"] == "mismatch":
+    if not matched or predicted[0]["outcome"] == "mismatch":
         return "mismatch", remedy, diff
     return ("ok" if matched[0] == 0 else "remedy"), remedy, diff
+
+
+def attempt_loaded(attempt):
+    """Whether the attempt's load call worked, whatever its prediction did: an attempt fails
+    at its ``stage``, ``load`` or ``predict``."""
+    return attempt["outcome"] != "error" or attempt.get("stage") == "predict"
 
 
 def custom_objects_needed(attempts):

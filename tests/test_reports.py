@@ -16,6 +16,7 @@ from reports.__main__ import main as report_main
 from reports.page import embed
 from reports.render import by_stack, inline_code
 from runner.protocol import VERDICT_NAMES as VERDICTS
+from runner.protocol import verdict_of
 
 GOLDEN = Path(__file__).with_name("data") / "run-golden.json"
 XSS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(2)>')
@@ -35,9 +36,11 @@ def test_results_json_follows_the_public_schema(golden_results: dict[str, Any]) 
     assert set(remedy) >= {"producer", "consumer", "case", "format", "verdict", "remedy", "max_abs_diff",
                            "signature", "signature_id", "error", "custom_objects_needed", "attempts"}
     assert remedy["attempts"][0]["outcome"] == "error" and remedy["signature_id"]  # known by the documented error
-    assert set(remedy["attempts"][0]) == {"mode", "call", "outcome", "unsafe", "probe", "max_abs_diff", "error",
-                                          "seconds"}
-    assert {c["verdict"] for c in golden_results["cells"]} == set(VERDICTS)
+    assert set(remedy["attempts"][0]) == {"mode", "call", "outcome", "loaded", "unsafe", "probe", "max_abs_diff",
+                                          "error", "seconds"}
+    assert [a["loaded"] for a in remedy["attempts"]][:2] == [False, True]
+    # no stack of the golden run loads a file it then fails to predict with: see the test below
+    assert {c["verdict"] for c in golden_results["cells"]} == set(VERDICTS) - {"predict-error"}
 
 
 def test_a_dead_worker_keeps_its_log_tail(golden_results: dict[str, Any]) -> None:
@@ -86,7 +89,7 @@ def test_every_cell_is_where_the_page_script_reads_it(golden_results: dict[str, 
     for cell in golden_results["cells"]:
         i = ((formats.index(cell["format"]) * len(cases) + cases.index(cell["case"])) * len(stacks)
              + stacks.index(cell["producer"])) * len(stacks) + stacks.index(cell["consumer"])
-        assert data["verdicts"][int(data["verdict"][i])] == cell["verdict"]
+        assert data["verdicts"][int(data["verdict"][i], 36)] == cell["verdict"]
         assert (strings[data["remedy"][i]] if data["remedy"][i] >= 0 else None) == cell["remedy"]
         group = data["signatures"][data["signature"][i]] if data["signature"][i] >= 0 else None
         assert (group["id"] or group["signature"] if group else None) == (cell["signature_id"] or cell["signature"])
@@ -155,3 +158,25 @@ def test_the_self_check_section_lists_every_verified_cell_disagreements_first(tm
 def test_a_run_without_a_self_check_has_no_such_section(golden_site: Path, golden_results: dict[str, Any]) -> None:
     assert golden_results["verification"] == {"attempts": 0, "agreed": 0, "disagreed": 0, "unverified": 0}
     assert 'id="self-check"' not in (golden_site / "index.html").read_text()
+
+
+def test_a_file_that_loads_but_cannot_predict_is_not_shown_as_failing_to_load(tmp_path: Path) -> None:
+    """The attempts of the full run's keras3.7 load of TF 2.2's registered_layer .h5 (put on a
+    golden cell): compile=False loads it, and Keras 3 rejects the input shape it rebuilt."""
+    run = json.loads(GOLDEN.read_text())
+    cell = next(c for c in run["cells"] if c["verdict"] == "error" and c["consumer"].startswith("keras3"))
+    rejected = {"type": "ValueError", "message": "Exception encountered when calling Sequential.call(). Invalid "
+                "input shape ... Expected shape (None, None, 10), but input has incompatible shape (4, 10)"}
+    cell["attempts"] = [dict(cell["attempts"][0], stage="load"),
+                        dict(cell["attempts"][1], stage="predict", error=rejected)]
+    cell["verdict"] = verdict_of(cell["attempts"])[0]
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    assert report_main([str(tmp_path / "run.json"), str(tmp_path / "site")]) == 0
+    results = json.loads((tmp_path / "site" / "results.json").read_text())
+    shown = next(c for c in results["cells"] if (c["producer"], c["consumer"], c["case"], c["format"])
+                 == (cell["producer"], cell["consumer"], cell["case"], cell["format"]))
+    assert shown["verdict"] == "predict-error"
+    assert [(a["loaded"], a["outcome"]) for a in shown["attempts"]] == [(False, "error"), (True, "error")]
+    data = embedded((tmp_path / "site" / "index.html").read_text())
+    assert "predict-error" in {data["verdicts"][int(digit, 36)] for digit in data["verdict"]}
+    assert data["meanings"]["predict-error"].startswith("loads, but")

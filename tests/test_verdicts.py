@@ -79,3 +79,14 @@ def test_single_output_unwraps_a_serving_dict() -> None:
     assert single_output(np.zeros(3)).tolist() == [0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="expected one output"):
         single_output({"a": np.ones(1), "b": np.ones(1)})
+
+
+def test_a_rung_that_loads_but_cannot_predict_is_told_apart_from_one_that_cannot_load() -> None:
+    failed_load = dict(attempt("documented", "error"), stage="load")
+    failed_predict = dict(attempt("compile=False", "error"), stage="predict")
+    assert verdict_of([failed_load, failed_predict]) == ("predict-error", None, None)
+    assert verdict_of([failed_load, dict(failed_predict, stage="load")]) == ("error", None, None)
+    assert verdict_of([failed_predict, attempt("TFSMLayer", "ok", 0.0)]) == ("remedy", "TFSMLayer", 0.0)
+    assert verdict_of([failed_predict, attempt("TFSMLayer", "mismatch", 2.0)]) == ("mismatch", None, 2.0)
+    probe = dict(attempt("probe: no custom_objects", "error", probe=True), stage="predict")
+    assert verdict_of([failed_load, probe]) == ("error", None, None)  # probes never decide

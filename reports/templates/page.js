@@ -38,7 +38,7 @@ function cellAt(f, k, p, c) {
                    unsafe: !!unsafe, probe: !!probe, diff: diff, ms: pairs[n + 1]});
   }
   return {
-    verdict: D.verdicts[+D.verdict[i]], remedy: text(D.remedy[i]), diff: D.diff[i],
+    verdict: D.verdicts[parseInt(D.verdict[i], 36)], remedy: text(D.remedy[i]), diff: D.diff[i],
     signature: D.signature[i] >= 0 ? D.signatures[D.signature[i]] : null, signatureIndex: D.signature[i],
     needed: D.needed[i], error: errorAt(D.error[i]), attempts: attempts,
     container: D.containers[(f * NK + k) * NS + p],
@@ -53,7 +53,7 @@ function errorAt(index) {
   return {type: type, message: message, tail: tail || null};
 }
 
-function verdictOf(f, k, p, c) { return D.verdicts[+D.verdict[position(f, k, p, c)]]; }
+function verdictOf(f, k, p, c) { return D.verdicts[parseInt(D.verdict[position(f, k, p, c)], 36)]; }
 
 function worst(counts) { return SEVERITY.find(v => counts[v] > 0) || "missing"; }
 
@@ -315,7 +315,8 @@ function advice(cell) {
     ok: () => "works",
     remedy: () => ["works with ", el("code", {}, cell.remedy)],
     mismatch: () => "loads but predicts differently",
-    error: () => ["fails: ", cell.signature ? cell.signature.title || cell.signature.signature : cell.error ? cell.error.type : "error"],
+    "predict-error": () => ["loads, but predicting fails: ", failure(cell)],
+    error: () => ["fails: ", failure(cell)],
     crashed: () => "the loader crashed", timeout: () => "the load hung",
     "corrupt-artifact": () => "the saved file was damaged; not measured",
     blocked: () => "cannot be saved in this format", unsupported: () => "this version cannot write it",
@@ -323,6 +324,10 @@ function advice(cell) {
   }[cell.verdict];
   const words = phrase ? phrase() : D.meanings[cell.verdict];
   return el("td", {class: "v-" + cell.verdict, "data-verdict": cell.verdict}, badge(cell.verdict), " ", words);
+}
+
+function failure(cell) {
+  return cell.signature ? cell.signature.title || cell.signature.signature : cell.error ? cell.error.type : cell.verdict;
 }
 
 function saveIn(k, p, c) {
