@@ -200,7 +200,8 @@ def choose_references(files: list[UserFile], stacks: list[Stack], envs: dict[str
     references = {}
     for f in files:
         if f.key not in found:
-            log(f"{f.name}: no stack loads it, whatever the mode: no reference to compare with")
+            log(f"{f.name}: no selected stack both loads it and predicts, whatever the mode: no reference to "
+                "compare with")
             continue
         stack_id, record = found[f.key]
         if record["loaded_by"] != "documented":

@@ -16,16 +16,23 @@ class ErrorData(TypedDict, total=False):
     traceback: str  # the traceback's tail, or a dead worker's log tail
 
 
+class OutputDiff(TypedDict):
+    name: str
+    max_abs_diff: float | None
+    outcome: str  # ok, mismatch
+
+
 class AttemptData(TypedDict, total=False):
     """One rung of the ladder as the worker recorded it (run.json leaves out its error's traceback)."""
 
     mode: str
     call: str
-    outcome: str  # ok, mismatch, error
+    outcome: str  # ok, mismatch, error; loaded: a check's, with no input to predict on
     stage: str  # load, predict, done
     unsafe: bool
     probe: bool
     max_abs_diff: float | None
+    outputs: list[OutputDiff]  # a check's: each output compared, by name
     seconds: float
     error: ErrorData | None
 

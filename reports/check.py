@@ -69,6 +69,10 @@ def summary(cells: list[dict[str, Any]]) -> str:
     unpredicted = [c for c in cells if c["verdict"] == "predict-error"]
     if unpredicted:
         parts.append(f"loads but its prediction fails in {len(unpredicted)}: {failures(unpredicted)}")
+    if verdicts["not-predicted"]:
+        no_input = next((c["error"]["message"] for c in cells if c["verdict"] == "not-predicted" and c["error"]),
+                        "no input could be built")
+        parts.append(f"loads, not predicted, in {verdicts['not-predicted']} ({no_input})")
     failed = [c for c in cells if c["verdict"] in FAILED]
     parts.append(f"fails in {len(failed)}" + (": " + failures(failed) if failed else ""))
     return ", ".join(parts)
@@ -96,7 +100,7 @@ def stacks_named(stacks: list[str]) -> str:
 def describe_reference(entry: dict[str, Any]) -> str:
     reference = entry.get("reference")
     if not reference:
-        return "no reference: no stack loads it"
+        return "no reference: no stack both loads it and predicts"
     if reference["source"] == "expected":
         return "compared with your --expected outputs"
     how = "the documented load" if reference["mode"] == "documented" else reference["mode"]

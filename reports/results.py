@@ -78,8 +78,10 @@ def public_error(error: ErrorData | None, verdict: str) -> dict[str, Any] | None
 
 
 def public_attempt(attempt: AttemptData) -> dict[str, Any]:
+    """An attempt as results.json gives it; a check's also has ``outputs``, each output's diff."""
     error = attempt.get("error")
-    return {"mode": attempt["mode"], "call": attempt.get("call"), "outcome": attempt["outcome"],
+    outputs = {"outputs": attempt["outputs"]} if attempt.get("outputs") else {}
+    return {**outputs, "mode": attempt["mode"], "call": attempt.get("call"), "outcome": attempt["outcome"],
             "loaded": attempt_loaded(cast(dict[str, Any], attempt)),
             "unsafe": bool(attempt.get("unsafe")), "probe": bool(attempt.get("probe")),
             "max_abs_diff": attempt.get("max_abs_diff"), "seconds": attempt.get("seconds"),

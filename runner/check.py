@@ -6,11 +6,17 @@
 
 Same protocol as ``python -m runner`` (heartbeat, one atomic record per cell). A cell names a
 file copied into the workspace, its format, the sample input (a .npy/.npz, or None: built here
-from the model's input signature), the user's custom objects and whether unsafe rungs may run.
+from the model's inputs as its file declares them), the user's custom objects and whether unsafe
+rungs may run.
+
+Inputs and outputs are named lists of arrays: every input the model takes, in its order, and
+every output it gives, each compared with the reference's by name (by position where the names
+differ, as a Keras 3 export's ``output_0`` and the layer's name do).
 
 The matrix never imports this module, so editing it leaves the matrix's records fresh.
 """
 
+import collections
 import importlib
 import json
 import os
@@ -21,6 +27,17 @@ from runner.protocol import describe_error, failed_cell, loaded_cell, read_json
 from runner.worker import fixed_input, main
 
 SEQUENCE_STEPS = 8  # the length given to an input dimension the model leaves open
+INTEGER_VALUES = 10  # integer inputs no layer bounds take values below this
+INDEX_LAYERS = ("Embedding",)  # layers whose input must be integer indices below their input_dim
+
+InputSpec = collections.namedtuple("InputSpec", "name shape dtype index_limit")
+"""One model input as its file declares it: ``name`` (None when unnamed), ``shape`` (None for
+an open dimension), ``dtype``, and ``index_limit``: the ``input_dim`` of an ``Embedding`` it
+feeds, so its values are indices below it whatever dtype it declares (None: no such layer)."""
+
+
+class NoInput(Exception):
+    """No input could be built for the model: the check loads it and says so."""
 
 
 def predict_cell(keras, cell):
@@ -28,11 +45,8 @@ def predict_cell(keras, cell):
     user, problem = user_objects(cell)
     if problem:
         return problem
-    try:
-        inputs = given_input(cell)
-    except Exception as exc:  # e.g. a SavedModel this TensorFlow cannot read: no input to build here
-        return failed("no input for the model here (pass one with --input FILE.npy)", exc)
-    return predict_with_first_rung(keras, user, cell["file"], user_rungs(cell["unsafe"]), inputs)
+    inputs, no_input = given_input(cell)
+    return predict_with_first_rung(keras, user, cell, inputs, no_input)
 
 
 def load_cell(keras, cell):
@@ -41,12 +55,20 @@ def load_cell(keras, cell):
     if problem:
         return problem
     try:
-        inputs, expected = sample_of(cell)
-    except Exception as exc:
-        return failed("no input for the model here (pass one with --input FILE.npy)", exc)
-    rungs = user_rungs(cell["unsafe"])
-    return loaded_cell(ladder.run_ladder(keras, user, cell["file"], as_model_input(inputs), expected, rungs,
-                                         user_probes()))
+        inputs, expected, no_input = sample_of(cell)
+    except Exception as exc:  # an --expected file that does not read
+        return failed("the expected outputs do not read", exc)
+    names = output_names_of(cell)
+    attempts = ladder.run_ladder(keras, user, cell["file"], inputs, expected, user_rungs(cell["unsafe"], names),
+                                 user_probes(names), compare_outputs)
+    return with_input_problem(loaded_cell(attempts), no_input)
+
+
+def with_input_problem(result, no_input):
+    """A cell that could not be predicted says why, as its error (the tool's, not Keras')."""
+    if no_input is not None and result["verdict"] == "not-predicted":
+        result["error"] = describe_error(no_input)
+    return result
 
 
 def user_objects(cell):
@@ -133,43 +155,87 @@ def load_user_with_tf_keras(keras, user, path):
     return ladder.keras_predictor(tf_keras.models.load_model(path, custom_objects=objects, compile=False))
 
 
-def user_rungs(unsafe):
-    """The matrix's ladder, minus ``safe_mode=False`` unless the user trusts the files, and with
-    a tf_keras rung that rebuilds the user's classes instead of a reference case's."""
+def user_rungs(unsafe, output_names=()):
+    """The matrix's ladder, minus ``safe_mode=False`` unless the user trusts the files, with a
+    tf_keras rung that rebuilds the user's classes instead of a reference case's, each rung
+    taking the named inputs and giving named outputs."""
     rungs = []
     for rung in ladder.LADDER:
         if rung.unsafe and not unsafe:
             continue
         if rung.mode == "tf_keras":
             rung = rung._replace(load=load_user_with_tf_keras)
-        rungs.append(rung._replace(load=flattening(rung.load)))
+        rungs.append(rung._replace(load=naming(rung, output_names)))
     return rungs
 
 
-def flattening(load):
-    """A rung whose predictions are one flat vector: every output of the model, in order."""
-    def load_flat(keras, user, path):
-        predict = load(keras, user, path)
-        return lambda inputs: flatten(predict(inputs))
-    return load_flat
+def user_probes(output_names=()):
+    return {mode: probe._replace(load=naming(probe, output_names)) for mode, probe in ladder.PROBES.items()}
 
 
-def flatten(outputs):
+def naming(rung, output_names):
+    """The rung's load, fed the model's inputs the way its call takes them (a serving signature
+    by name, Keras in order) and giving every output by name."""
+    def load_named(keras, user, path):
+        predict = rung.load(keras, user, path)
+        by_name = rung.mode in ladder.SERVING_MODES
+        return lambda inputs: named_outputs(predict(model_input(inputs, by_name)), output_names)
+    load_named.output_names = tuple(output_names)
+    return load_named
+
+
+def model_input(inputs, by_name):
+    """Named arrays as a call takes them: one array alone; several as a list in the model's
+    order, or as a dict by name for a serving signature (when every input has a name)."""
+    if len(inputs) == 1:
+        return inputs[0][1]
+    if by_name and all(name for name, _array in inputs):
+        return {name: array for name, array in inputs}
+    return [array for _name, array in inputs]
+
+
+def named_outputs(outputs, names):
+    """Every output as ``[name, float64 array]``: a dict's by its keys, a list's by the names the
+    file declares (``output_N`` when it declares none, or another count)."""
     import numpy
 
     if isinstance(outputs, dict):
-        outputs = [outputs[key] for key in sorted(outputs)]
-    if isinstance(outputs, (list, tuple)):
-        parts = [numpy.asarray(getattr(o, "numpy", lambda o=o: o)(), dtype="float64").ravel() for o in outputs]
-        return numpy.concatenate(parts) if parts else numpy.zeros(0)
-    return numpy.asarray(getattr(outputs, "numpy", lambda: outputs)(), dtype="float64").ravel()
+        pairs = list(outputs.items())
+    else:
+        values = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        labels = list(names) if len(names) == len(values) else ["output_{}".format(i) for i in range(len(values))]
+        pairs = [(labels[index], value) for index, value in enumerate(values)]
+    return [[str(name), numpy.asarray(ladder.as_array(value), dtype="float64")] for name, value in pairs]
 
 
-def user_probes():
-    return {mode: probe._replace(load=flattening(probe.load)) for mode, probe in ladder.PROBES.items()}
+def compare_outputs(predicted, expected):
+    """Each output against the expected one of its name (of its position when the names differ):
+    ``max_abs_diff`` the worst, ``outputs`` each one's; another count of outputs is a mismatch."""
+    pairs = paired_outputs(predicted, expected)
+    if pairs is None:
+        return {"max_abs_diff": None, "outcome": "mismatch",
+                "outputs": [{"name": name, "max_abs_diff": None, "outcome": "mismatch"} for name, _ in predicted]}
+    outputs = []
+    for name, mine, theirs in pairs:
+        diff, outcome = ladder.compare(mine, theirs)
+        outputs.append({"name": name, "max_abs_diff": diff, "outcome": outcome})
+    diffs = [o["max_abs_diff"] for o in outputs]
+    worst = None if None in diffs else max(diffs, default=0.0)
+    ok = all(o["outcome"] == "ok" for o in outputs)
+    return {"max_abs_diff": worst, "outcome": "ok" if ok else "mismatch", "outputs": outputs}
 
 
-def predict_with_first_rung(keras, user, path, rungs, inputs):
+def paired_outputs(predicted, expected):
+    """``[(name, predicted, expected)]`` by name, else by position; None when the counts differ."""
+    if len(predicted) != len(expected):
+        return None
+    theirs = dict((name, values) for name, values in expected)
+    if set(theirs) == set(name for name, _ in predicted) and len(theirs) == len(expected):
+        return [(name, values, theirs[name]) for name, values in predicted]
+    return [(name, values, expected[index][1]) for index, (name, values) in enumerate(predicted)]
+
+
+def predict_with_first_rung(keras, user, cell, inputs, no_input):
     """The first rung that loads and predicts, and its predictions: a reference candidate."""
     captured = {}
 
@@ -178,72 +244,95 @@ def predict_with_first_rung(keras, user, path, rungs, inputs):
             predict = load(keras, user, path)
 
             def predict_and_keep(model_input):
-                captured["output"] = predict(model_input)
-                return captured["output"]
+                captured["outputs"] = predict(model_input)
+                return captured["outputs"]
             return predict_and_keep
+        load_and_keep.output_names = load.output_names
         return load_and_keep
 
-    rungs = [rung._replace(load=capturing(rung.load)) for rung in rungs]
-    attempts = ladder.run_ladder(keras, user, path, as_model_input(inputs), None, rungs)
+    rungs = [rung._replace(load=capturing(rung.load)) for rung in user_rungs(cell["unsafe"], output_names_of(cell))]
+    attempts = ladder.run_ladder(keras, user, cell["file"], inputs, None, rungs)
     predicted = attempts and attempts[-1]["outcome"] == "ok"
-    result = dict(loaded_cell(attempts), loaded_by=attempts[-1]["mode"] if predicted else None)
+    result = dict(with_input_problem(loaded_cell(attempts), no_input),
+                  loaded_by=attempts[-1]["mode"] if predicted else None)
     if predicted:
-        result["reference_data"] = {"inputs": [a.tolist() for a in inputs], "dtypes": [str(a.dtype) for a in inputs],
-                                    "output": captured["output"].tolist()}
+        result["reference_data"] = {
+            "inputs": [{"name": name, "dtype": str(array.dtype), "values": array.tolist()} for name, array in inputs],
+            "outputs": [{"name": name, "values": values.tolist()} for name, values in captured["outputs"]]}
     return result
 
 
 def sample_of(cell):
-    """The input and the outputs to expect: the chosen reference's, or the user's own files."""
+    """The input, the outputs to expect (the chosen reference's, the user's own, or None), and
+    why no input could be built (None when there is one)."""
+    import numpy
+
     if cell.get("reference"):
         reference = read_json(cell["reference"])
-        return arrays_from_lists(reference["inputs"], reference["dtypes"]), reference["output"]
-    expected = flatten(read_arrays(cell["expected"])).tolist() if cell.get("expected") else None
-    return given_input(cell), expected
+        inputs = [(entry["name"], numpy.asarray(entry["values"], dtype=entry["dtype"]))
+                  for entry in reference["inputs"]]
+        return inputs, [(entry["name"], entry["values"]) for entry in reference["outputs"]], None
+    expected = read_named_arrays(cell["expected"]) if cell.get("expected") else None
+    inputs, no_input = given_input(cell)
+    return inputs, expected, no_input
 
 
 def given_input(cell):
-    return read_arrays(cell["input"]) if cell.get("input") else input_from_signature(cell["file"], cell["format"])
+    """``(named arrays, None)``, or ``(None, NoInput)`` when none can be built here."""
+    if cell.get("input"):
+        return read_named_arrays(cell["input"]), None
+    try:
+        specs = input_specs(cell["file"], cell["format"])
+    except Exception as exc:  # e.g. a SavedModel this TensorFlow cannot read
+        return None, NoInput("no input could be built: reading the model's inputs failed ({}: {}); "
+                             "pass one with --input FILE.npy".format(type(exc).__name__, exc))
+    if not specs:
+        return None, NoInput("no input could be built: the file declares no input shape; "
+                             "pass one with --input FILE.npy (or .npz, one array per input)")
+    return [(spec.name, deterministic_array(spec)) for spec in specs], None
 
 
-def read_arrays(path):
-    """The arrays of a .npy (one) or .npz (one per model input, in the file's order)."""
+def read_named_arrays(path):
+    """``[(name, array)]`` of a .npy (one, unnamed) or .npz (one per model input, in the file's
+    order; names from ``numpy.savez(name=array)``, None for positional ``arr_N``)."""
     import numpy
 
     loaded = numpy.load(path, allow_pickle=False)
     if hasattr(loaded, "files"):
         with loaded:
-            return [loaded[name] for name in loaded.files]
-    return [loaded]
+            return [(None if name.startswith("arr_") else name, loaded[name]) for name in loaded.files]
+    return [(None, loaded)]
 
 
-def arrays_from_lists(lists, dtypes):
+def deterministic_array(spec):
+    """The matrix's own fixed input (``worker.fixed_input``) in the spec's shape; indices below
+    the Embedding's ``input_dim`` (in the declared dtype) for an input that feeds one; small
+    integers from the same grid for other integer inputs (ids)."""
     import numpy
 
-    return [numpy.asarray(lists[index], dtype=dtypes[index]) for index in range(len(lists))]
+    grid = fixed_input([SEQUENCE_STEPS if d is None else int(d) for d in list(spec.shape)[1:]])
+    if spec.index_limit:
+        indices = numpy.floor((grid + 1.0) / 2.0 * spec.index_limit)  # the grid reaches 1.0: clip
+        return numpy.minimum(indices, spec.index_limit - 1).astype(spec.dtype)
+    if "int" in spec.dtype:
+        return (numpy.rint((grid + 1.0) * 50.0) % INTEGER_VALUES).astype(spec.dtype)
+    return grid.astype(spec.dtype)
 
 
-def as_model_input(arrays):
-    return arrays[0] if len(arrays) == 1 else list(arrays)
+def input_specs(path, fmt):
+    if fmt == "savedmodel":
+        return saved_model_specs(path, keras_metadata_config(path))
+    return config_specs(read_config(path, fmt))
 
 
-def input_from_signature(path, fmt):
-    """A deterministic input for each of the model's inputs, from the shapes its file declares."""
-    specs = saved_model_specs(path) if fmt == "savedmodel" else config_specs(read_config(path, fmt))
-    if not specs:
-        raise ValueError("no input shape found in the model's config; pass a sample input with --input FILE.npy")
-    return [deterministic_array(shape, dtype) for shape, dtype in specs]
-
-
-def deterministic_array(shape, dtype):
-    """The matrix's own fixed input (``worker.fixed_input``) in this shape; small integers
-    from the same grid for integer inputs (ids, token indices)."""
-    import numpy
-
-    grid = fixed_input([SEQUENCE_STEPS if d is None else int(d) for d in list(shape)[1:]])
-    if "int" in dtype:
-        return (numpy.rint((grid + 1.0) * 50.0) % 10).astype(dtype)
-    return grid.astype(dtype)
+def output_names_of(cell):
+    """The output names the file declares (its output layers), or () where it declares none."""
+    try:
+        config = keras_metadata_config(cell["file"]) if cell["format"] == "savedmodel" else read_config(
+            cell["file"], cell["format"])
+    except Exception:  # the ladder says what is wrong with the file
+        return ()
+    return output_names(config) if config else ()
 
 
 def read_config(path, fmt):
@@ -261,22 +350,31 @@ def read_config(path, fmt):
     return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
 
 
+def model_layers(config):
+    """The layer configs of a model config (a Sequential's old list form too)."""
+    inner = config.get("config")
+    if isinstance(inner, list):  # Keras before 2.2.3 wrote a Sequential as its list of layers
+        return inner
+    return (inner.get("layers") if isinstance(inner, dict) else None) or []
+
+
 def config_specs(config):
-    """(shape, dtype) per model input: from InputLayers in ``input_layers`` order, else the
-    shape a Sequential or subclassed model was built with."""
+    """One InputSpec per model input: from InputLayers in ``input_layers`` order, else the
+    shape a Sequential's first layer or a subclassed model was built with."""
     inner = config.get("config") if isinstance(config.get("config"), dict) else {}
-    layers = inner.get("layers") or []
+    layers = model_layers(config)
+    limits = index_limits(layers)
     input_layers, first_shaped = {}, []
     for layer in layers:
         layer_config = layer.get("config") or {}
         shape = layer_config.get("batch_input_shape") or layer_config.get("batch_shape")
         if shape is None:
             continue
-        spec = (shape, dtype_name(layer_config))
+        name = layer_config.get("name", layer.get("name"))
         if layer.get("class_name") == "InputLayer":
-            input_layers[layer_config.get("name", layer.get("name"))] = spec
-        elif not first_shaped:
-            first_shaped.append(spec)  # a Sequential's first layer, given input_shape=
+            input_layers[name] = InputSpec(name, shape, dtype_name(layer_config), limits.get(name))
+        elif not first_shaped:  # a Sequential's first layer, given input_shape=
+            first_shaped.append(InputSpec(None, shape, dtype_name(layer_config), limits.get(name)))
     declared = inner.get("input_layers") or []
     if declared and isinstance(declared[0], str):  # Keras 3 writes one input as [name, 0, 0]
         declared = [declared]
@@ -286,7 +384,66 @@ def config_specs(config):
     if first_shaped:
         return first_shaped
     built = (config.get("build_config") or {}).get("input_shape") or inner.get("build_input_shape")
-    return [(built, "float32")] if built else []
+    return [InputSpec(None, built, "float32", None)] if built else []
+
+
+def index_limits(layers):
+    """``{name: input_dim}`` for each input an Embedding reads directly: an InputLayer it is
+    connected to, or (a Sequential, whose layers have no links) the layer before it when it is
+    the model's first; the first layer's own name when that is the Embedding itself."""
+    limits = {}
+    sequential = not any(layer.get("inbound_nodes") for layer in layers)
+    for index, layer in enumerate(layers):
+        if layer.get("class_name") not in INDEX_LAYERS:
+            continue
+        limit = (layer.get("config") or {}).get("input_dim")
+        if not isinstance(limit, int):
+            continue
+        if sequential:
+            before = [other for other in layers[:index] if other.get("class_name") == "InputLayer"]
+            if index == len(before):  # only InputLayers before it: it reads the model's input
+                names = [(other.get("config") or {}).get("name", other.get("name")) for other in before]
+                names.append((layer.get("config") or {}).get("name", layer.get("name")))
+            else:
+                names = []
+        else:
+            names = inbound_names(layer.get("inbound_nodes"))
+        for name in names:
+            limits[name] = min(limit, limits.get(name, limit))
+    return limits
+
+
+def inbound_names(nodes):
+    """The layer names a functional config's ``inbound_nodes`` point to, in either Keras' form:
+    ``[[name, node, tensor, kwargs]]`` lists (Keras 2) or ``keras_history`` (Keras 3)."""
+    names = []
+    if isinstance(nodes, dict):
+        history = (nodes.get("config") or {}).get("keras_history") if nodes.get("class_name") == "__keras_tensor__" \
+            else None
+        if history:
+            names.append(history[0])
+        for value in nodes.values():
+            names.extend(inbound_names(value))
+    elif isinstance(nodes, list):
+        if len(nodes) >= 3 and isinstance(nodes[0], str) and isinstance(nodes[1], int):
+            names.append(nodes[0])
+        else:
+            for value in nodes:
+                names.extend(inbound_names(value))
+    return names
+
+
+def output_names(config):
+    """The output layers' names of a functional config, in order; a Sequential's last layer's."""
+    inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+    declared = inner.get("output_layers") or []
+    if declared and isinstance(declared[0], str):
+        declared = [declared]
+    if declared:
+        return tuple(entry[0] for entry in declared)
+    layers = model_layers(config)
+    last = (layers[-1].get("config") or {}).get("name") if layers else None
+    return (last,) if last else ()
 
 
 def dtype_name(layer_config):
@@ -296,13 +453,94 @@ def dtype_name(layer_config):
     return dtype if dtype in ("float16", "float32", "float64", "int32", "int64") else "float32"
 
 
-def saved_model_specs(path):
+def saved_model_specs(path, keras_config=None):
+    """The serving signature's inputs (it lists them by name), in the order of the Keras config
+    beside it when there is one, with that config's Embedding limits (by input name; the one
+    limit for a model of one input)."""
     import tensorflow as tf
 
     serving = tf.saved_model.load(path).signatures["serving_default"]
-    _args, kwargs = serving.structured_input_signature
-    specs = list(kwargs.values()) or list(_args)
-    return [(spec.shape.as_list(), spec.dtype.name) for spec in specs]
+    args, kwargs = serving.structured_input_signature
+    named = list(kwargs.items()) or [(None, spec) for spec in args]
+    order = [spec.name for spec in config_specs(keras_config)] if keras_config else []
+    if set(order) == set(name for name, _spec in named):  # the model's order, which Keras' calls take
+        named.sort(key=lambda item: order.index(item[0]))
+    limits = index_limits(model_layers(keras_config)) if keras_config else {}
+    if len(named) == 1 and len(set(limits.values())) == 1:
+        limits = {named[0][0]: next(iter(limits.values()))}
+    return [InputSpec(name, spec.shape.as_list(), spec.dtype.name, limits.get(name)) for name, spec in named]
+
+
+def keras_metadata_config(path):
+    """The model's config as Keras 2 keeps it in a SavedModel (``keras_metadata.pb``: the root
+    object's metadata is the first JSON in it with layers), or None (Keras 3's ``export`` and
+    TensorFlow's own SavedModels keep none)."""
+    metadata = os.path.join(path, "keras_metadata.pb")
+    if not os.path.isfile(metadata):
+        return None
+    with open(metadata, "rb") as handle:
+        data = handle.read()
+    try:
+        for chunk in protobuf_strings(data):
+            entry = json_object(chunk)
+            if entry and model_layers(entry):
+                return entry
+    except ValueError:  # not the message it should be: as if it kept none
+        pass
+    return None
+
+
+def json_object(chunk):
+    if not chunk.startswith(b"{"):
+        return None
+    try:
+        entry = json.loads(chunk.decode("utf-8"))
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def protobuf_strings(data, depth=0):
+    """Every length-delimited field of a serialized protobuf message, nested ones too, in order
+    (the wire format, so no generated code of any TensorFlow version is needed)."""
+    position = 0
+    while position < len(data):
+        key, position = read_varint(data, position)
+        wire = key & 7
+        if wire == 0:
+            _value, position = read_varint(data, position)
+        elif wire == 1:
+            position += 8
+        elif wire == 5:
+            position += 4
+        elif wire == 2:
+            length, position = read_varint(data, position)
+            chunk = data[position:position + length]
+            position += length
+            yield chunk
+            if depth < 4 and not chunk.startswith(b"{"):
+                try:
+                    for inner in list(protobuf_strings(chunk, depth + 1)):
+                        yield inner
+                except ValueError:  # not a message: a string or bytes
+                    pass
+        else:
+            raise ValueError("not a protobuf message (wire type {})".format(wire))
+        if position > len(data):
+            raise ValueError("not a protobuf message (a field runs past its end)")
+
+
+def read_varint(data, position):
+    value, shift = 0, 0
+    while True:
+        if position >= len(data) or shift > 63:
+            raise ValueError("not a protobuf message (a cut varint)")
+        byte = data[position]
+        value |= (byte & 0x7F) << shift
+        position += 1
+        shift += 7
+        if not byte & 0x80:
+            return value, position
 
 
 COMMANDS = {"predict": ("check-predict", predict_cell), "load": ("check-load", load_cell)}

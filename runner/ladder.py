@@ -66,7 +66,7 @@ def load_unsafe(keras, case, path):
 def load_tfsm_layer(keras, case, path):
     """Keras 3's own answer for a SavedModel: wrap its serving endpoint as a layer."""
     layer = keras.layers.TFSMLayer(path, call_endpoint="serving_default")
-    return lambda inputs: single_output(layer(inputs))
+    return lambda inputs: serving_outputs(layer(inputs))
 
 
 def load_saved_model(keras, case, path):
@@ -79,7 +79,7 @@ def load_saved_model(keras, case, path):
     import tensorflow as tf
 
     loaded = tf.saved_model.load(path)
-    return lambda inputs: single_output(call_signature(loaded.signatures["serving_default"], tf.constant(inputs)))
+    return lambda inputs: serving_outputs(call_signature(loaded.signatures["serving_default"], inputs))
 
 
 def load_with_tf_keras(keras, case, path):
@@ -150,6 +150,7 @@ LADDER = (
     Rung("tf_keras", "tf_keras.models.load_model(path, custom_objects=..., compile=False)", load_with_tf_keras,
          has_tf_keras, False),
 )
+SERVING_MODES = frozenset({"TFSMLayer", "tf.saved_model.load"})  # rungs that call a serving signature: inputs by name
 PROBES = {
     "documented": Rung("probe: no custom_objects", "load_model(path)", load_plain, has_custom_objects, False),
     "compile=False": LADDER[2]._replace(mode="probe: no custom_objects"),
@@ -170,43 +171,59 @@ def keras_predictor(model):
     return lambda inputs: predict(model, inputs)
 
 
-def call_signature(function, tensor):
-    """Call a concrete function with one input, by keyword when it declares one."""
+def call_signature(function, inputs):
+    """Call a concrete function with the input: one array (by keyword when the function declares
+    one), or a dict of arrays by the names the function declares."""
+    import tensorflow as tf
+
     _args, kwargs = function.structured_input_signature
+    if isinstance(inputs, dict):
+        if set(inputs) != set(kwargs):
+            raise ValueError("the serving signature takes inputs named {}; the input has {}".format(
+                sorted(kwargs), sorted(inputs)))
+        return function(**{name: tf.constant(value) for name, value in inputs.items()})
+    tensor = tf.constant(inputs)
     if len(kwargs) == 1:
         return function(**{name: tensor for name in kwargs})
     return function(tensor)
 
 
-def single_output(outputs):
-    """The one output of a serving call: a dict of one tensor, or a tensor."""
+def serving_outputs(outputs):
+    """A serving call's outputs as arrays: the one output alone (a dict of one, or a tensor), or
+    a dict of every output by name."""
     if isinstance(outputs, dict):
         if len(outputs) != 1:
-            raise ValueError("expected one output, got {}".format(sorted(outputs)))
+            return {name: as_array(value) for name, value in outputs.items()}
         outputs = next(iter(outputs.values()))
-    return outputs.numpy() if hasattr(outputs, "numpy") else outputs
+    return as_array(outputs)
 
 
-def run_ladder(keras, subject, path, inputs, expected, rungs=LADDER, probes=PROBES):
+def as_array(value):
+    return value.numpy() if hasattr(value, "numpy") else value
+
+
+def run_ladder(keras, subject, path, inputs, expected, rungs=LADDER, probes=PROBES, comparison=None):
     """Every applicable rung in order until one predicts ``expected`` (None: until one predicts
     at all), then the custom_objects probe, when there is an expected output to probe against.
 
     ``subject`` is what the rungs ask for ``custom_objects()``: a reference case, or a user's
-    objects (``runner.check``, which also brings rungs of its own)."""
+    objects (``runner.check``, which also brings rungs of its own, and a ``comparison`` of
+    predicted and expected outputs giving the attempt's ``max_abs_diff`` and ``outcome``).
+    ``inputs`` None: there is nothing to predict on, and the climb stops at the first load."""
     attempts = []
     for rung in rungs:
         if rung.applies(keras, subject, path):
-            attempts.append(try_rung(keras, subject, path, rung, inputs, expected))
-            if attempts[-1]["outcome"] == "ok":
+            attempts.append(try_rung(keras, subject, path, rung, inputs, expected, comparison))
+            if attempts[-1]["outcome"] in ("ok", "loaded"):
                 break
     loaded = attempts and attempts[-1]["outcome"] == "ok"
     probe = probes.get(attempts[-1]["mode"]) if loaded and expected is not None else None
     if probe is not None and probe.applies(keras, subject, path):
-        attempts.append(dict(try_rung(keras, subject, path, probe, inputs, expected), probe=True))
+        attempts.append(dict(try_rung(keras, subject, path, probe, inputs, expected, comparison), probe=True))
     return attempts
 
 
-def try_rung(keras, case, path, rung, inputs, expected):
+def try_rung(keras, case, path, rung, inputs, expected, comparison=None):
     """One rung: load, predict, compare with ``expected`` (None: any prediction is right)."""
     from runner.compat import clear_session
 
@@ -217,11 +234,17 @@ def try_rung(keras, case, path, rung, inputs, expected):
         predict = rung.load(keras, case, path)
         laps("load")
         attempt["stage"] = "predict"
-        predicted = predict(inputs)
-        laps("predict")
-        attempt["max_abs_diff"], attempt["outcome"] = (None, "ok") if expected is None else compare(predicted, expected)
-        laps("compare")
-        attempt["stage"] = "done"
+        if inputs is None:
+            attempt["outcome"], attempt["stage"] = "loaded", "done"
+        else:
+            predicted = predict(inputs)
+            laps("predict")
+            if expected is None:
+                attempt["outcome"] = "ok"
+            else:
+                attempt.update((comparison or compared)(predicted, expected))
+            laps("compare")
+            attempt["stage"] = "done"
     except Exception as exc:  # any failure of a rung is data, never a crash of the cell
         laps(attempt["stage"])
         attempt["error"] = describe_error(exc)
@@ -231,6 +254,12 @@ def try_rung(keras, case, path, rung, inputs, expected):
     attempt["seconds"] = round(time.time() - started, 4)
     attempt["timings"] = laps.seconds
     return attempt
+
+
+def compared(predicted, expected):
+    """The matrix's comparison: one output, as the reference models have."""
+    diff, outcome = compare(predicted, expected)
+    return {"max_abs_diff": diff, "outcome": outcome}
 
 
 def compare(predicted, expected):

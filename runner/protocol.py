@@ -120,8 +120,8 @@ again (the failure says nothing about compatibility); ``loaded``: whether a rung
 file (None: there was no file to load); ``colour`` and ``ink``: its square in the report."""
 
 VERDICTS = (
-    Verdict("ok", "✓", "loads the documented way; predictions equal", 0, 8, False, True, "#009E73", "#fff"),
-    Verdict("remedy", "R", "loads only with the named remedy; predictions equal", 1, 7, False, True, "#56B4E9", "#000"),
+    Verdict("ok", "✓", "loads the documented way; predictions equal", 0, 9, False, True, "#009E73", "#fff"),
+    Verdict("remedy", "R", "loads only with the named remedy; predictions equal", 1, 8, False, True, "#56B4E9", "#000"),
     Verdict("mismatch", "≠", "loads, but predicts something else", 3, 0, False, True, "#CC79A7", "#000"),
     Verdict("predict-error", "P", "loads, but predicting fails in every mode that loads it", 2, 3, False, True,
             "#332288", "#fff"),
@@ -130,9 +130,11 @@ VERDICTS = (
     Verdict("timeout", "T", "the cell ran past its time limit", 2, 2, True, False, "#F0E442", "#000"),
     Verdict("corrupt-artifact", "!", "the saved file changed after it was saved (checksum); saved again next run",
             2, 5, True, False, "#fff", "#D55E00"),
-    Verdict("blocked", "B", "the producer failed to save this artifact", 2, 9, False, None, "#999", "#000"),
-    Verdict("unsupported", "–", "the producer cannot write this format", 2, 10, False, None, "#e4e4e4", "#333"),
+    Verdict("blocked", "B", "the producer failed to save this artifact", 2, 10, False, None, "#999", "#000"),
+    Verdict("unsupported", "–", "the producer cannot write this format", 2, 11, False, None, "#e4e4e4", "#333"),
     Verdict("missing", "?", "no record (the run was interrupted)", None, 6, False, False, "#fff", "#000"),
+    Verdict("not-predicted", "L", "loads; not predicted: no input could be built for the model (check: pass --input)",
+            None, 7, False, True, "#cfe8dc", "#000"),
 )
 VERDICT_NAMES = tuple(v.name for v in VERDICTS)
 RETRIED = frozenset(v.name for v in VERDICTS if v.retried)  # save statuses "crashed" and "timeout" too
@@ -187,10 +189,14 @@ def verdict_of(attempts):
     The remedy is the first rung that loads and predicts the saved outputs (None when that is
     the documented way). The verdict is ``mismatch`` when any rung before it, or every rung,
     predicted something else: a silent wrong answer outranks a later fix. When no rung
-    predicted at all, it is ``predict-error`` if one of them loaded, else ``error``. The diff
-    is the first predicting rung's. Probes never count.
+    predicted at all, it is ``predict-error`` if one of them loaded, else ``error``; with no
+    input to predict on (a check), ``not-predicted`` names the rung that loaded. The diff is
+    the first predicting rung's. Probes never count.
     """
     rungs = [a for a in attempts if not a.get("probe")]
+    unpredicted = [index for index, a in enumerate(rungs) if a["outcome"] == "loaded"]
+    if unpredicted:
+        return "not-predicted", (rungs[unpredicted[0]]["mode"] if unpredicted[0] > 0 else None), None
     predicted = [a for a in rungs if a["outcome"] != "error"]
     if not predicted:
         return ("predict-error" if any(map(attempt_loaded, rungs)) else "error"), None, None

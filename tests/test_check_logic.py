@@ -11,11 +11,21 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from matrix.userfiles import hdf5_end_of_file, inspect_file, inspect_files, sample_problem
 from reports.check import summary
-from runner.check import config_specs, deterministic_array, objects_of
+from runner.check import (
+    InputSpec,
+    compare_outputs,
+    config_specs,
+    deterministic_array,
+    keras_metadata_config,
+    model_input,
+    objects_of,
+    output_names,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -129,24 +139,116 @@ BUILT_ONLY = {"class_name": "Sequential", "config": {"layers": [{"class_name": "
               "build_config": {"input_shape": [None, 10]}}
 
 
+# Trimmed from the configs of tests/corpus.py's text_lstm (TF 2.15) and two_tower (Keras 3.15)
+KERAS2_TEXT_LSTM = {"class_name": "Sequential", "config": {"name": "text_lstm", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 20], "dtype": "float32", "name": "input_1"}},
+    {"class_name": "Embedding", "config": {"name": "embedding", "batch_input_shape": [None, None], "input_dim": 1000,
+                                           "output_dim": 16, "dtype": "float32"}},
+    {"class_name": "LSTM", "config": {"name": "lstm", "units": 8}},
+    {"class_name": "Dense", "config": {"name": "dense", "units": 1}}]}}
+KERAS3_TWO_TOWER = {"class_name": "Functional", "config": {"name": "two_tower", "layers": [
+    {"class_name": "InputLayer", "name": "text", "inbound_nodes": [],
+     "config": {"batch_shape": [None, 12], "dtype": "int32", "name": "text"}},
+    {"class_name": "Embedding", "name": "embedding_1", "config": {"name": "embedding_1", "input_dim": 500},
+     "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {
+         "shape": [None, 12], "dtype": "int32", "keras_history": ["text", 0, 0]}}], "kwargs": {}}]},
+    {"class_name": "InputLayer", "name": "meta", "inbound_nodes": [],
+     "config": {"batch_shape": [None, 4], "dtype": "float32", "name": "meta"}},
+    {"class_name": "Dense", "name": "score", "config": {"name": "score"}, "inbound_nodes": []},
+    {"class_name": "Dense", "name": "tags", "config": {"name": "tags"}, "inbound_nodes": []}],
+    "input_layers": [["text", 0, 0], ["meta", 0, 0]], "output_layers": [["score", 0, 0], ["tags", 0, 0]]}}
+KERAS2_FUNCTIONAL_EMBEDDING = {"class_name": "Functional", "config": {"layers": [
+    {"class_name": "InputLayer", "name": "ids", "config": {"batch_input_shape": [None, 5], "name": "ids"},
+     "inbound_nodes": []},
+    {"class_name": "Embedding", "name": "embedding", "config": {"name": "embedding", "input_dim": 30},
+     "inbound_nodes": [[["ids", 0, 0, {}]]]}],
+    "input_layers": [["ids", 0, 0]], "output_layers": [["embedding", 0, 0]]}}
+# Keras before 2.2.3 wrote a Sequential's config as the list of its layers
+LIST_SEQUENTIAL = {"class_name": "Sequential", "config": [
+    {"class_name": "Embedding", "config": {"name": "embedding_1", "batch_input_shape": [None, 20], "dtype": "float32",
+                                           "input_dim": 5000}},
+    {"class_name": "Dense", "config": {"name": "dense_1", "units": 1}}]}
+
+
+def spec(name: str | None, shape: list[Any], dtype: str = "float32", limit: int | None = None) -> InputSpec:
+    return InputSpec(name, shape, dtype, limit)
+
+
 @pytest.mark.parametrize(("config", "specs"), [
-    (KERAS2_SEQUENTIAL, [([None, 3], "float32")]),
-    (KERAS2_OLD_SEQUENTIAL, [([None, 10], "float32")]),
-    (KERAS3_FUNCTIONAL, [([None, None, 2], "float32"), ([None, 7], "int32")]),
-    (KERAS3_ONE_INPUT, [([None, 5], "float32")]),
-    (BUILT_ONLY, [([None, 10], "float32")]),
+    (KERAS2_SEQUENTIAL, [spec("dense_input", [None, 3])]),
+    (KERAS2_OLD_SEQUENTIAL, [spec(None, [None, 10])]),
+    (KERAS3_FUNCTIONAL, [spec("values", [None, None, 2]), spec("ids", [None, 7], "int32")]),
+    (KERAS3_ONE_INPUT, [spec("features", [None, 5])]),
+    (BUILT_ONLY, [spec(None, [None, 10])]),
     ({"class_name": "MyModel", "config": {}}, []),
+    (KERAS2_TEXT_LSTM, [spec("input_1", [None, 20], limit=1000)]),
+    (KERAS3_TWO_TOWER, [spec("text", [None, 12], "int32", 500), spec("meta", [None, 4])]),
+    (KERAS2_FUNCTIONAL_EMBEDDING, [spec("ids", [None, 5], limit=30)]),
+    (LIST_SEQUENTIAL, [spec(None, [None, 20], limit=5000)]),
 ])
 def test_input_specs_come_from_the_saved_config(config: dict[str, Any], specs: list[Any]) -> None:
     assert config_specs(config) == specs
 
 
+def test_output_names_are_the_output_layers_or_a_sequentials_last() -> None:
+    assert output_names(KERAS3_TWO_TOWER) == ("score", "tags")
+    assert output_names(KERAS2_TEXT_LSTM) == ("dense",)
+    assert output_names(LIST_SEQUENTIAL) == ("dense_1",)
+    assert output_names({"class_name": "MyModel", "config": {}}) == ()
+
+
 def test_the_built_input_is_the_matrix_grid_with_open_dimensions_filled() -> None:
-    values = deterministic_array([None, None, 2], "float32")
+    values = deterministic_array(spec(None, [None, None, 2]))
     assert values.shape == (4, 8, 2)
     assert values.ravel()[:3].tolist() == pytest.approx([-1.0, -0.26, 0.48])
-    ids = deterministic_array([None, 7], "int32")
+    ids = deterministic_array(spec(None, [None, 7], "int32"))
     assert ids.dtype.name == "int32" and ids.min() >= 0 and ids.max() <= 9
+
+
+def test_an_embeddings_input_holds_indices_below_its_input_dim_in_the_declared_dtype() -> None:
+    tokens = deterministic_array(spec("input_1", [None, 20], "float32", 1000))
+    assert tokens.dtype.name == "float32" and tokens.shape == (4, 20)
+    assert tokens.min() >= 0 and tokens.max() < 1000 and (tokens == tokens.round()).all()
+    assert len(set(tokens.ravel().tolist())) > 50  # spread over the vocabulary, not one token
+
+
+def field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (payloads under 128 bytes: a one-byte length)."""
+    assert len(payload) < 128
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+def test_a_savedmodels_keras_config_is_read_from_its_metadata_without_tensorflow(tmp_path: Path) -> None:
+    root = json.dumps({"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense"}]}}).encode()
+    layer = json.dumps({"class_name": "Dense", "config": {"units": 1}}).encode()
+    metadata = field(1, bytes([2 << 3, 0]) + field(3, b"root") + field(5, root)) + field(1, field(5, layer))
+    (tmp_path / "keras_metadata.pb").write_bytes(metadata)
+    assert keras_metadata_config(str(tmp_path)) == json.loads(root)
+    (tmp_path / "keras_metadata.pb").write_bytes(b"\x0f not a message")
+    assert keras_metadata_config(str(tmp_path)) is None
+    (tmp_path / "keras_metadata.pb").unlink()
+    assert keras_metadata_config(str(tmp_path)) is None
+
+
+def test_outputs_are_compared_by_name_else_by_position() -> None:
+    score, tags = np.array([[0.5]]), np.array([[0.2, 0.3, 0.5]])
+    expected = [("score", score.tolist()), ("tags", tags.tolist())]
+    by_name = compare_outputs([["tags", tags], ["score", score + 1e-7]], expected)
+    assert by_name["outcome"] == "ok" and [o["name"] for o in by_name["outputs"]] == ["tags", "score"]
+    assert by_name["max_abs_diff"] == pytest.approx(1e-7)
+    by_position = compare_outputs([["output_0", score], ["output_1", tags + 0.1]], expected)
+    assert by_position["outcome"] == "mismatch"
+    assert [o["outcome"] for o in by_position["outputs"]] == ["ok", "mismatch"]
+    assert compare_outputs([["output_0", score]], expected)["outcome"] == "mismatch"  # one output of two
+
+
+def test_named_inputs_go_to_a_serving_signature_by_name_and_to_keras_in_order() -> None:
+    text, meta = np.zeros((4, 12)), np.ones((4, 4))
+    inputs = [("text", text), ("meta", meta)]
+    assert list(model_input(inputs, by_name=True)) == ["text", "meta"]
+    assert [a.shape for a in model_input(inputs, by_name=False)] == [(4, 12), (4, 4)]
+    assert model_input([(None, text)], by_name=True) is text
+    assert isinstance(model_input([(None, text), (None, meta)], by_name=True), list)
 
 
 def test_custom_object_specs_take_a_module_or_named_objects() -> None:

@@ -23,15 +23,23 @@ def no_session(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compat, "clear_session", lambda keras: None)
 
 
-def climb(*rungs: ladder.Rung, probe: str = "error", expected: list[list[float]] | None = EXPECTED
-          ) -> list[tuple[str, str]]:
+INPUT = [[0.5], [0.25]]
+
+
+def climb(*rungs: ladder.Rung, probe: str = "error", expected: list[list[float]] | None = EXPECTED,
+          inputs: list[list[float]] | None = INPUT) -> list[tuple[str, str]]:
     probes = {"documented": rung("probe: no custom_objects", probe)}
-    attempts = ladder.run_ladder(None, None, "model.h5", None, expected, rungs, probes)
+    attempts = ladder.run_ladder(None, None, "model.h5", inputs, expected, rungs, probes)
     return [(a["mode"], a["outcome"]) for a in attempts]
 
 
 def test_stops_at_the_first_rung_that_predicts_right() -> None:
     assert climb(rung("a", "error"), rung("b", "ok"), rung("c", "ok")) == [("a", "error"), ("b", "ok")]
+
+
+def test_with_nothing_to_predict_on_the_first_load_ends_the_climb() -> None:
+    assert climb(rung("a", "error"), rung("b", "mismatch"), rung("c", "ok"), inputs=None) == [
+        ("a", "error"), ("b", "loaded")]
 
 
 def test_climbs_past_a_wrong_prediction_and_skips_rungs_that_do_not_apply() -> None:
@@ -53,7 +61,7 @@ def test_without_an_expected_output_the_first_prediction_is_right_and_nothing_is
 
 def test_attempts_record_the_call_and_safety() -> None:
     rungs = (rung("a", "error"), rung("unsafe", "ok"))
-    first, second = ladder.run_ladder(None, None, "model.h5", None, EXPECTED, rungs)
+    first, second = ladder.run_ladder(None, None, "model.h5", INPUT, EXPECTED, rungs)
     assert first["error"]["message"] == "a cannot load" and first["stage"] == "load"
     assert (second["call"], second["unsafe"], second["max_abs_diff"]) == ("call unsafe", True, 0.0)
 

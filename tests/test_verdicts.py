@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from runner.ladder import ATOL, compare, single_output
+from runner.ladder import ATOL, compare, serving_outputs
 from runner.protocol import custom_objects_needed, describe_error, verdict_of
 
 MODES = ["documented", "compile=False", "TFSMLayer"]
@@ -74,11 +74,18 @@ def test_describe_error_keeps_type_message_and_traceback() -> None:
     assert "raise ValueError" in described["traceback"]
 
 
-def test_single_output_unwraps_a_serving_dict() -> None:
-    assert single_output({"output_0": np.ones((4, 1))}).shape == (4, 1)
-    assert single_output(np.zeros(3)).tolist() == [0.0, 0.0, 0.0]
-    with pytest.raises(ValueError, match="expected one output"):
-        single_output({"a": np.ones(1), "b": np.ones(1)})
+def test_a_serving_call_gives_its_one_output_alone_and_several_by_name() -> None:
+    assert serving_outputs({"output_0": np.ones((4, 1))}).shape == (4, 1)
+    assert serving_outputs(np.zeros(3)).tolist() == [0.0, 0.0, 0.0]
+    several = serving_outputs({"score": np.ones(1), "tags": np.zeros(3)})
+    assert sorted(several) == ["score", "tags"] and several["tags"].shape == (3,)
+
+
+def test_with_no_input_the_first_load_is_the_answer_and_says_so() -> None:
+    loaded = dict(attempt("compile=False", "loaded"), stage="done")
+    assert verdict_of([dict(attempt("documented", "error"), stage="load"), loaded]) == (
+        "not-predicted", "compile=False", None)
+    assert verdict_of([dict(loaded, mode="documented")]) == ("not-predicted", None, None)
 
 
 def test_a_rung_that_loads_but_cannot_predict_is_told_apart_from_one_that_cannot_load() -> None:

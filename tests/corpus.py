@@ -1,0 +1,77 @@
+"""Model files like the ones people ship, saved by a stack's own Keras (run with its Python):
+
+    python tests/corpus.py OUTDIR
+
+- ``text_lstm``: token ids through an ``Embedding`` and an ``LSTM`` to one sigmoid, its input
+  declared as Keras' default float32 (as most text models' are).
+- ``two_tower``: a functional model with two named inputs (token ids, float features) and two
+  named outputs (a score, three softmax tags).
+
+Each in every format the stack writes: ``.h5``, ``.keras`` (Keras 2.12+), and a SavedModel
+(``model.save(dir)`` in Keras 2, ``model.export(dir)`` in Keras 3). Weights come from a fixed
+seed; nothing is downloaded.
+"""
+
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
+
+
+def keras_version():
+    """``tensorflow.keras``'s version (TF 2.13 to 2.15's has none of its own: the keras package's)."""
+    try:
+        return keras.__version__
+    except AttributeError:
+        import keras as package
+
+        return package.__version__
+
+
+VERSION = tuple(int(part) for part in keras_version().split(".")[:2])
+KERAS3 = VERSION >= (3, 0)
+
+
+def text_lstm():
+    return keras.Sequential([
+        keras.Input(shape=(20,)),
+        keras.layers.Embedding(1000, 16),
+        keras.layers.LSTM(8),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ], name="text_lstm")
+
+
+def two_tower():
+    text = keras.Input(shape=(12,), dtype="int32", name="text")
+    meta = keras.Input(shape=(4,), name="meta")
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(500, 8)(text))
+    joined = keras.layers.Concatenate()([pooled, keras.layers.Dense(8, activation="relu")(meta)])
+    score = keras.layers.Dense(1, name="score")(joined)
+    tags = keras.layers.Dense(3, activation="softmax", name="tags")(joined)
+    return keras.Model(inputs=[text, meta], outputs=[score, tags], name="two_tower")
+
+
+def save_all(model, folder):
+    os.makedirs(folder, exist_ok=True)
+    model.save(os.path.join(folder, "model.h5"))
+    if VERSION >= (2, 12):
+        model.save(os.path.join(folder, "model.keras"))
+    if KERAS3:
+        model.export(os.path.join(folder, "savedmodel"))
+    else:
+        model.save(os.path.join(folder, "savedmodel"), save_format="tf")
+
+
+def main(out):
+    tf.random.set_seed(7)
+    np.random.seed(7)
+    for build in (text_lstm, two_tower):
+        model = build()
+        model.compile(optimizer="adam", loss="mse")
+        save_all(model, os.path.join(out, build.__name__))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
