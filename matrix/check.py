@@ -90,7 +90,8 @@ def check_files(stacks: list[Stack], request: CheckRequest, options: WorkerOptio
         "families": family_entries(),
         "cases": [{"id": f.name, "tags": ["user"], "summary": describe(f)} for f in prepared.files],
         "cells": [cell for f in readable for cell in file_cells(f, ready, prepared, references, workspace)],
-        "files": [file_entry(f, references.get(f.key), prepared) for f in prepared.files],
+        "files": [file_entry(f, references.get(f.key), prepared, origin_of(f, ready, prepared, references))
+                  for f in prepared.files],
     }
     target = workspace.check_run_file
     workspace.write(str(target.relative_to(workspace.root)), dict(run))
@@ -315,7 +316,20 @@ def describe(f: UserFile) -> str:
     return f"{f.path}: {f.format} ({f.container}), {f.bytes:,} bytes, sha256 {str(f.sha256)[:12]}"
 
 
-def file_entry(f: UserFile, reference: Record | None, prepared: Prepared) -> Record:
+def origin_of(f: UserFile, stacks: list[Stack], prepared: Prepared, references: dict[str, Record]) -> Record | None:
+    """What the file records of what wrote it, as the first stack that read it says (the worker
+    reads it: HDF5 attributes need h5py); None for a file no stack read."""
+    if f.problem:
+        return None
+    for stack in stacks:
+        cell = load_cell(f, stack, prepared, references.get(f.key))
+        origin = current_record(prepared.workspace, cell["record"], cell["fingerprint"]).get("origin")
+        if origin:
+            return cast(Record, origin)
+    return None
+
+
+def file_entry(f: UserFile, reference: Record | None, prepared: Prepared, origin: Record | None = None) -> Record:
     if prepared.expected:
         compared_with = {"source": "expected", "path": prepared.expected}
     elif reference:
@@ -323,4 +337,4 @@ def file_entry(f: UserFile, reference: Record | None, prepared: Prepared) -> Rec
     else:
         compared_with = None
     return {"name": f.name, "path": str(f.path), "format": f.format, "container": f.container,
-            "bytes": f.bytes, "sha256": f.sha256, "problem": f.problem, "reference": compared_with}
+            "bytes": f.bytes, "sha256": f.sha256, "problem": f.problem, "reference": compared_with, "origin": origin}

@@ -42,7 +42,7 @@ def render_check(results: dict[str, Any], frame: pd.DataFrame, site: Path) -> Pa
         summaries={name: summary(cells) for name, cells in by_file.items()},
         counts=verdict_counts(frame), signatures=results["signatures"], letters=LETTERS, meanings=MEANINGS,
         seen=lambda group: seen_in(group["seen"]), show_cells=False, style=page_style(results["families"]),
-        reference=describe_reference, outcome=outcome_words,
+        reference=describe_reference, origin=describe_origin, outcome=outcome_words,
     )
     target = site / "index.html"
     target.write_text(html)
@@ -107,6 +107,21 @@ def describe_reference(entry: dict[str, Any]) -> str:
     return f"compared with {reference['stack']} ({how})"
 
 
+def describe_origin(entry: dict[str, Any]) -> str:
+    """'written by Keras 2.9.0 (tensorflow)', 'TensorFlow 2.21.0, no Keras metadata', ...: what the
+    file records of what wrote it."""
+    origin = entry.get("origin") or {}
+    known = {key: value for key, value in origin.items() if value != "not recorded"}
+    parts = []
+    if "tensorflow_version" in known:
+        parts.append(f"TensorFlow {known['tensorflow_version']}")
+    if "keras_version" in known:
+        parts.append(f"Keras {known['keras_version']}" + (f" ({known['backend']})" if "backend" in known else ""))
+    if known.get("keras_metadata") == "no":
+        parts.append("no Keras metadata")
+    return ("written by " + ", ".join(parts)) if parts else "its writer not recorded"
+
+
 def seen_in(seen: dict[str, Any]) -> str:
     return f"Seen in {', '.join(seen['producers'])}, loading with {', '.join(seen['consumers'])}."
 
@@ -119,6 +134,6 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         if entry["problem"]:
             lines.append(f"{entry['name']}: not checked: {entry['problem']}")
         else:
-            lines.append(f"{entry['name']} ({entry['format']}; {describe_reference(entry)}): "
+            lines.append(f"{entry['name']} ({entry['format']}, {describe_origin(entry)}; {describe_reference(entry)}): "
                          f"{summary(by_file.get(entry['name'], []))}")
     return lines

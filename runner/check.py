@@ -46,7 +46,8 @@ def predict_cell(keras, cell):
     if problem:
         return problem
     inputs, no_input = given_input(cell)
-    return predict_with_first_rung(keras, user, cell, inputs, no_input)
+    return dict(predict_with_first_rung(keras, user, cell, inputs, no_input),
+                origin=file_origin(cell["file"], cell["format"]))
 
 
 def load_cell(keras, cell):
@@ -61,7 +62,7 @@ def load_cell(keras, cell):
     names = output_names_of(cell)
     attempts = ladder.run_ladder(keras, user, cell["file"], inputs, expected, user_rungs(cell["unsafe"], names),
                                  user_probes(names), compare_outputs)
-    return with_input_problem(loaded_cell(attempts), no_input)
+    return dict(with_input_problem(loaded_cell(attempts), no_input), origin=file_origin(cell["file"], cell["format"]))
 
 
 def with_input_problem(result, no_input):
@@ -278,18 +279,41 @@ def sample_of(cell):
 
 
 def given_input(cell):
-    """``(named arrays, None)``, or ``(None, NoInput)`` when none can be built here."""
-    if cell.get("input"):
-        return read_named_arrays(cell["input"]), None
+    """``(named arrays, None)``, or ``(None, NoInput)`` when there is none that fits: none can be
+    built here, or the user's does not fit the inputs the file declares."""
     try:
         specs = input_specs(cell["file"], cell["format"])
     except Exception as exc:  # e.g. a SavedModel this TensorFlow cannot read
-        return None, NoInput("no input could be built: reading the model's inputs failed ({}: {}); "
-                             "pass one with --input FILE.npy".format(type(exc).__name__, exc))
+        specs = None
+        unreadable = "{}: {}".format(type(exc).__name__, exc)
+    if cell.get("input"):
+        given = read_named_arrays(cell["input"])
+        misfit = specs and input_misfit(given, specs)
+        return (None, NoInput("the --input does not fit the model: " + misfit)) if misfit else (given, None)
+    if specs is None:
+        return None, NoInput("no input could be built: reading the model's inputs failed ({}); "
+                             "pass one with --input FILE.npy".format(unreadable))
     if not specs:
         return None, NoInput("no input could be built: the file declares no input shape; "
                              "pass one with --input FILE.npy (or .npz, one array per input)")
     return [(spec.name, deterministic_array(spec)) for spec in specs], None
+
+
+def input_misfit(given, specs):
+    """What keeps the given arrays from being the model's inputs (their count, or a dimension the
+    file fixes), or None; the batch dimension and open ones take any size."""
+    if len(given) != len(specs):
+        return "it holds {} array(s), the model takes {} ({})".format(
+            len(given), len(specs), ", ".join(spec.name or "unnamed" for spec in specs))
+    for index, spec in enumerate(specs):
+        array = given[index][1]
+        wanted, shape = list(spec.shape)[1:], list(array.shape)[1:]
+        fixed = [position for position, size in enumerate(wanted) if size is not None]
+        if len(shape) != len(wanted) or any(shape[position] != wanted[position] for position in fixed):
+            return "array {} has shape {}, the model's input {} takes (batch, {})".format(
+                index, tuple(array.shape), spec.name or index, ", ".join(
+                    "any" if size is None else str(size) for size in wanted))
+    return None
 
 
 def read_named_arrays(path):
@@ -335,6 +359,54 @@ def output_names_of(cell):
     return output_names(config) if config else ()
 
 
+NOT_RECORDED = "not recorded"
+ORIGIN_FIELDS = {  # what each format can record of what wrote it
+    "h5": ("keras_version", "backend"),
+    "keras": ("keras_version", "date_saved"),
+    "savedmodel": ("tensorflow_version", "keras_metadata", "keras_version", "backend"),
+}
+
+
+def file_origin(path, fmt):
+    """What the file records of what wrote it: ``keras_version`` and ``backend`` (HDF5 attributes,
+    a SavedModel's Keras metadata), ``date_saved`` (a .keras file's metadata.json),
+    ``tensorflow_version`` and ``keras_metadata`` (a SavedModel's: whether Keras 2 kept its own
+    beside TensorFlow's); ``not recorded`` for each thing it does not say."""
+    origin = dict.fromkeys(ORIGIN_FIELDS[fmt], NOT_RECORDED)
+    try:
+        recorded = recorded_origin(path, fmt)
+    except Exception:  # a damaged or foreign file: the ladder says what is wrong with it
+        recorded = {}
+    origin.update((key, str(value)) for key, value in recorded.items() if key in origin and value not in (None, ""))
+    return origin
+
+
+def recorded_origin(path, fmt):
+    if fmt == "savedmodel":
+        with open(os.path.join(path, "saved_model.pb"), "rb") as handle:
+            version = protobuf_field(handle.read(), 2, 1, 5)  # meta_graphs, meta_info_def, tensorflow_version
+        keras = keras_metadata_config(path)
+        recorded = {"tensorflow_version": version.decode("utf-8") if version else None,
+                    "keras_metadata": "yes" if keras else "no"}
+        if keras:
+            recorded.update(keras_version=keras.get("keras_version"), backend=keras.get("backend"))
+        return recorded
+    if fmt == "keras":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            metadata = json.loads(archive.read("metadata.json").decode("utf-8"))
+        return {"keras_version": metadata.get("keras_version"), "date_saved": metadata.get("date_saved")}
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return {key: text_of(handle.attrs.get(key)) for key in ("keras_version", "backend")}
+
+
+def text_of(value):
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
 def read_config(path, fmt):
     if fmt == "keras":
         import zipfile
@@ -367,7 +439,7 @@ def config_specs(config):
     input_layers, first_shaped = {}, []
     for layer in layers:
         layer_config = layer.get("config") or {}
-        shape = layer_config.get("batch_input_shape") or layer_config.get("batch_shape")
+        shape = plain_shape(layer_config.get("batch_input_shape") or layer_config.get("batch_shape"))
         if shape is None:
             continue
         name = layer_config.get("name", layer.get("name"))
@@ -383,8 +455,18 @@ def config_specs(config):
         return [input_layers[name] for name in order if name in input_layers] or list(input_layers.values())
     if first_shaped:
         return first_shaped
-    built = (config.get("build_config") or {}).get("input_shape") or inner.get("build_input_shape")
+    built = plain_shape((config.get("build_config") or {}).get("input_shape") or inner.get("build_input_shape"))
+    if built and all(isinstance(item, (list, dict)) for item in built):  # built with several inputs
+        return [InputSpec(None, plain_shape(item), "float32", None) for item in built if plain_shape(item)]
     return [InputSpec(None, built, "float32", None)] if built else []
+
+
+def plain_shape(shape):
+    """A shape as a list: a SavedModel's Keras metadata writes ``{"class_name": "__tuple__",
+    "items": [...]}`` where a config file has the list."""
+    if isinstance(shape, dict):
+        shape = shape.get("items")
+    return list(shape) if isinstance(shape, (list, tuple)) else None
 
 
 def index_limits(layers):
@@ -503,31 +585,46 @@ def json_object(chunk):
 def protobuf_strings(data, depth=0):
     """Every length-delimited field of a serialized protobuf message, nested ones too, in order
     (the wire format, so no generated code of any TensorFlow version is needed)."""
+    for _number, value in protobuf_fields(data):
+        if not isinstance(value, bytes):
+            continue
+        yield value
+        if depth < 4 and not value.startswith(b"{"):
+            try:
+                nested = list(protobuf_strings(value, depth + 1))
+            except ValueError:  # not a message: a string or bytes
+                nested = []
+            for inner in nested:
+                yield inner
+
+
+def protobuf_field(data, *numbers):
+    """The first value at a path of field numbers (``2, 1, 5``: field 5 of field 1 of field 2), or None."""
+    for number, value in protobuf_fields(data):
+        if number == numbers[0]:
+            return value if len(numbers) == 1 else protobuf_field(value, *numbers[1:])
+    return None
+
+
+def protobuf_fields(data):
+    """``(field number, value)`` of a message's fields: bytes when length-delimited, else an int
+    (a varint; fixed-width values are skipped as None)."""
     position = 0
     while position < len(data):
         key, position = read_varint(data, position)
-        wire = key & 7
+        number, wire = key >> 3, key & 7
         if wire == 0:
-            _value, position = read_varint(data, position)
-        elif wire == 1:
-            position += 8
-        elif wire == 5:
-            position += 4
+            value, position = read_varint(data, position)
+        elif wire in (1, 5):
+            value, position = None, position + (8 if wire == 1 else 4)
         elif wire == 2:
             length, position = read_varint(data, position)
-            chunk = data[position:position + length]
-            position += length
-            yield chunk
-            if depth < 4 and not chunk.startswith(b"{"):
-                try:
-                    for inner in list(protobuf_strings(chunk, depth + 1)):
-                        yield inner
-                except ValueError:  # not a message: a string or bytes
-                    pass
+            value, position = data[position:position + length], position + length
         else:
             raise ValueError("not a protobuf message (wire type {})".format(wire))
         if position > len(data):
             raise ValueError("not a protobuf message (a field runs past its end)")
+        yield number, value
 
 
 def read_varint(data, position):

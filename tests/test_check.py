@@ -151,6 +151,25 @@ def test_every_output_is_compared_by_name_and_a_failed_prediction_is_not_a_faile
         "source": "stack", "stack": KERAS2, "mode": "tf.saved_model.load"}
 
 
+def test_what_wrote_each_file_is_read_from_the_file(corpus: dict[str, Any], setting: dict[str, Any]) -> None:
+    """Each producer's versions as its worker imported them, against what its files record."""
+    stacks = {s["id"]: s for s in setting["checks"][0]["results"]["stacks"]}
+    for entry in corpus["results"]["files"]:
+        producer, origin = stacks[entry["name"].split(".text_lstm")[0].split(".two_tower")[0]], entry["origin"]
+        if entry["format"] == "savedmodel":
+            assert origin["tensorflow_version"] == producer["tensorflow"]
+            keras2 = producer["keras_flavor"] != "keras3"
+            assert origin["keras_metadata"] == ("yes" if keras2 else "no")  # Keras 3's export keeps none
+            assert origin["keras_version"] == (producer["keras"] if keras2 else "not recorded")
+        else:
+            assert origin["keras_version"] == producer["keras"], entry["name"]
+        assert set(origin) == {"h5": {"keras_version", "backend"}, "keras": {"keras_version", "date_saved"},
+                               "savedmodel": {"tensorflow_version", "keras_metadata", "keras_version", "backend"}
+                               }[entry["format"]]
+    line = next(line for line in corpus["result"].stdout.splitlines() if line.startswith(f"{OLD}.text_lstm.model.h5"))
+    assert f"written by Keras {stacks[OLD]['keras']} (tensorflow)" in line
+
+
 def write_samples(user: Path, workspace: Path) -> list[str]:
     """The matrix's own input and predictions for one file as .npy, and predictions half off."""
     import numpy

@@ -21,6 +21,7 @@ from runner.check import (
     compare_outputs,
     config_specs,
     deterministic_array,
+    input_misfit,
     keras_metadata_config,
     model_input,
     objects_of,
@@ -185,6 +186,11 @@ def spec(name: str | None, shape: list[Any], dtype: str = "float32", limit: int 
     (KERAS3_TWO_TOWER, [spec("text", [None, 12], "int32", 500), spec("meta", [None, 4])]),
     (KERAS2_FUNCTIONAL_EMBEDDING, [spec("ids", [None, 5], limit=30)]),
     (LIST_SEQUENTIAL, [spec(None, [None, 20], limit=5000)]),
+    ({"class_name": "Pair", "config": {}, "build_config": {"input_shape": [[None, 3], [None, 2]]}},
+     [spec(None, [None, 3]), spec(None, [None, 2])]),
+    ({"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {  # SavedModel metadata
+        "name": "input_1", "batch_input_shape": {"class_name": "__tuple__", "items": [None, 20]}}}]}},
+     [spec("input_1", [None, 20])]),
 ])
 def test_input_specs_come_from_the_saved_config(config: dict[str, Any], specs: list[Any]) -> None:
     assert config_specs(config) == specs
@@ -240,6 +246,18 @@ def test_outputs_are_compared_by_name_else_by_position() -> None:
     assert by_position["outcome"] == "mismatch"
     assert [o["outcome"] for o in by_position["outputs"]] == ["ok", "mismatch"]
     assert compare_outputs([["output_0", score]], expected)["outcome"] == "mismatch"  # one output of two
+
+
+def test_an_input_that_does_not_fit_is_named_with_what_the_model_takes() -> None:
+    specs = [spec("text", [None, 12], "int32", 500), spec("meta", [None, 4])]
+    fits = [("text", np.zeros((2, 12))), ("meta", np.zeros((2, 4)))]
+    assert input_misfit(fits, specs) is None
+    assert input_misfit(fits[:1], specs) == "it holds 1 array(s), the model takes 2 (text, meta)"
+    assert input_misfit([fits[0], ("meta", np.zeros((2, 5)))], specs) == (
+        "array 1 has shape (2, 5), the model's input meta takes (batch, 4)")
+    assert input_misfit([(None, np.zeros((3, 7, 2)))], [spec(None, [None, None, 2])]) is None
+    assert input_misfit([(None, np.zeros((3, 7)))], [spec(None, [None, None, 2])]) == (
+        "array 0 has shape (3, 7), the model's input 0 takes (batch, any, 2)")
 
 
 def test_named_inputs_go_to_a_serving_signature_by_name_and_to_keras_in_order() -> None:
