@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
@@ -33,7 +34,7 @@ from matrix.stacks import Stack
 from matrix.store import Record, Workspace
 from matrix.userfiles import UserFile, inspect_files, sample_problem
 from matrix.views import Cell, RunFile
-from runner.protocol import RETRIED, SCHEMA, place, sha256_of
+from runner.protocol import RETRIED, SCHEMA, WEIGHTS_FORMATS, place, sha256_of
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class CheckRequest:
     input: Path | None = None  # .npy / .npz: the sample input
     expected: Path | None = None  # .npy / .npz: the outputs to expect for it
     unsafe: bool = False  # allow the safe_mode=False rung: trusted files only
+    build: str | None = None  # "package.module:function": builds the model weights-only files belong to
+    architecture: Path | None = None  # a to_json() file, for weights-only files
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Prepared:
     input: str | None
     expected: str | None
     expected_sha256: str | None
+    build: str | None
+    architecture: str | None
     key: str  # what every record of this request depends on besides file and stack
     workspace: Workspace
 
@@ -110,15 +115,47 @@ def prepare(request: CheckRequest, workspace: Workspace) -> Prepared:
                 raise CheckInputError(f"{option} {path}: {problem}")
             digests[option] = sha256_of(str(path))
             samples[option] = copy_in(path, digests[option], workspace, "samples")
-    code_dir = copy_code(request, workspace) if request.custom_objects else None
-    files = inspect_files(list(request.paths))
+    if request.build and not BUILD_SPEC.fullmatch(request.build):
+        raise CheckInputError(f"--build {request.build!r}: expected package.module:function (a function that "
+                              "returns the model)")
+    architecture = copy_architecture(request.architecture, workspace) if request.architecture else None
+    specs = [("--custom-objects", spec) for spec in request.custom_objects]
+    specs += [("--build", request.build)] if request.build else []
+    code_dir = copy_code(specs, request.import_paths, workspace) if specs else None
+    files = [without_architecture(f, request) for f in inspect_files(list(request.paths))]
     copies = {f.key: copy_in(f.path, str(f.sha256), workspace, "files") for f in files if not f.problem}
     key = hashlib.sha256(json.dumps({
         "code": check_code_digest(), "objects": list(request.custom_objects), "objects_code": code_dir,
-        "input": digests.get("--input"), "unsafe": request.unsafe,
+        "input": digests.get("--input"), "unsafe": request.unsafe, "build": request.build,
+        "architecture": architecture and sha256_of(str(workspace.root / architecture)),
     }, sort_keys=True).encode()).hexdigest()
     return Prepared(files, request.custom_objects, request.unsafe, copies, code_dir, samples.get("--input"),
-                    samples.get("--expected"), digests.get("--expected"), key, workspace)
+                    samples.get("--expected"), digests.get("--expected"), request.build, architecture, key,
+                    workspace)
+
+
+BUILD_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+def without_architecture(f: UserFile, request: CheckRequest) -> UserFile:
+    """A weights-only file is a problem unless the request says what model it belongs to."""
+    if f.format not in WEIGHTS_FORMATS or request.build or request.architecture:
+        return f
+    what = "an HDF5 file of weights only (save_weights)" if f.format == "weights" else "a TensorFlow checkpoint"
+    return replace(f, format=None, problem=(
+        f"{what}: no architecture to load it into; check it with --build package.module:function (a function "
+        "that returns the model) or --architecture model.json (the model's to_json())"))
+
+
+def copy_architecture(path: Path, workspace: Workspace) -> str:
+    """The --architecture file, checked to be a to_json() file, copied into the workspace."""
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckInputError(f"--architecture {path}: not a readable JSON file ({exc})") from exc
+    if not (isinstance(config, dict) and "class_name" in config and "config" in config):
+        raise CheckInputError(f"--architecture {path}: not a model's to_json() (no class_name and config)")
+    return copy_in(path, sha256_of(str(path)), workspace, "architectures")
 
 
 def check_code_digest() -> str:
@@ -148,19 +185,20 @@ def place_once(target: Path, fill: Callable[[Path], None]) -> None:
         place(str(target), lambda staged: fill(Path(staged)))
 
 
-def copy_code(request: CheckRequest, workspace: Workspace) -> str:
-    """The top-level packages or modules the custom objects come from, copied side by side."""
-    roots = [Path.cwd(), *request.import_paths]
+def copy_code(specs: list[tuple[str, str]], import_paths: tuple[Path, ...], workspace: Workspace) -> str:
+    """The top-level packages or modules the custom objects (and the --build function) come
+    from, copied side by side."""
+    roots = [Path.cwd(), *import_paths]
     sources = {}
-    for spec in request.custom_objects:
+    for option, spec in specs:
         module = spec.partition(":")[0]
         top = module.split(".")[0]
         if not module or not all(part.isidentifier() for part in module.split(".")):
-            raise CheckInputError(f"--custom-objects {spec!r}: expected package.module or package.module:Name,Other")
+            raise CheckInputError(f"{option} {spec!r}: expected package.module or package.module:Name,Other")
         found = [c for root in roots for c in (root / top, root / f"{top}.py") if c.exists()]
         if not found:
             where = ", ".join(str(r) for r in roots)
-            raise CheckInputError(f"--custom-objects {spec}: no {top}/ or {top}.py in {where}; run from your "
+            raise CheckInputError(f"{option} {spec}: no {top}/ or {top}.py in {where}; run from your "
                                   "project's root or add --import-path DIR")
         sources[top] = found[0]
     digest = hashlib.sha256(json.dumps(sorted((t, sha256_of(str(p))) for t, p in sources.items())).encode())
@@ -234,7 +272,8 @@ def fresh(workspace: Workspace, cell: Record) -> bool:
 def base_cell(f: UserFile, stack: Stack, prepared: Prepared) -> Record:
     return {"stack": stack.id, "name": f.name, "file": prepared.copies[f.key], "format": f.format,
             "custom_objects": list(prepared.custom_objects), "code_dir": prepared.code_dir,
-            "input": prepared.input, "unsafe": prepared.unsafe}
+            "input": prepared.input, "unsafe": prepared.unsafe, "build": prepared.build,
+            "architecture": prepared.architecture}
 
 
 def predict_record(f: UserFile, stack: Stack, prepared: Prepared) -> str:

@@ -63,6 +63,11 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--expected", type=Path, metavar="FILE",
                        help="the outputs to expect for --input (.npy/.npz); default: what the first stack "
                             "where the documented load works predicts")
+    check.add_argument("--build", metavar="SPEC",
+                       help="package.module:function returning the model that weights-only files (save_weights "
+                            "output, TensorFlow checkpoints) belong to; found like --custom-objects")
+    check.add_argument("--architecture", type=Path, metavar="FILE",
+                       help="the model's to_json() file, for weights-only files: model_from_json, then load_weights")
     check.add_argument("--unsafe", action="store_true",
                        help="also try load_model(..., safe_mode=False), which runs code stored in the file: "
                             "only for files you trust")
@@ -290,7 +295,7 @@ def check_command(args: argparse.Namespace) -> int:
     options = WorkerOptions(workspace=workspace, jobs=args.jobs, limits=limits, backend=args.backend,
                             docker=DockerOptions(args.docker_base, args.docker_ca))
     request = CheckRequest(tuple(args.paths), tuple(args.custom_objects), tuple(args.import_path), args.input,
-                           args.expected, args.unsafe)
+                           args.expected, args.unsafe, args.build, args.architecture)
     with workspace.locked():
         run_file = check_files(stacks, request, options)
     report = [sys.executable, "-m", "reports", "--check", str(run_file), str(args.site.resolve() / "check")]

@@ -1,12 +1,15 @@
 """What a user's file really is, read from its content (never its name), before any stack sees it.
 
 A model is an HDF5 file (legacy ``.h5``), a zip with ``config.json`` (native ``.keras``) or a
-directory with ``saved_model.pb`` (SavedModel). Anything else, or a model cut short or damaged
-in a way the bytes show, gets a one-line problem that says what it is and what to pass instead.
+directory with ``saved_model.pb`` (SavedModel). Weights without an architecture are told apart:
+an HDF5 file without ``model_config`` (``save_weights``) and a TensorFlow checkpoint (a folder
+with an ``.index`` file, or that file). Anything else, or a file cut short or damaged in a way
+the bytes show, gets a one-line problem that says what it is and what to pass instead.
 """
 
 from __future__ import annotations
 
+import mmap
 import struct
 import zipfile
 from dataclasses import dataclass
@@ -43,14 +46,61 @@ def inspect_files(paths: list[Path]) -> list[UserFile]:
 
 
 def inspect_file(path: Path, name: str) -> UserFile:
+    if path.name.endswith(".index") and path.is_file():  # a checkpoint is checked as its folder
+        if checkpoint_index(path.parent) != path:
+            return UserFile(path, name, container="checkpoint", problem=(
+                "a TensorFlow checkpoint's .index file in a folder with others: pass a folder that holds "
+                "this one checkpoint (its .index and .data-* files)"))
+        path = path.parent
     try:
         problem, container = model_problem(path)
+        fmt = None if problem else file_format(path, container)
     except OSError as exc:
         return UserFile(path, name, problem=f"cannot read it: {exc.strerror or exc}")
     if problem:
         return UserFile(path, name, container=container, problem=problem)
-    return UserFile(path, name, format_of_container(container), container, None, sha256_of(str(path)),
-                    size_of(str(path)))
+    return UserFile(path, name, fmt, container, None, sha256_of(str(path)), size_of(str(path)))
+
+
+def file_format(path: Path, container: str) -> str | None:
+    """The format a check reads the file as: a model's, or ``weights`` / ``checkpoint``."""
+    if container == "checkpoint":
+        return "checkpoint"
+    if container == "hdf5" and not hdf5_holds_model(path):
+        return "weights"
+    fmt: str | None = format_of_container(container)
+    return fmt
+
+
+def hdf5_holds_model(path: Path) -> bool:
+    """Whether an HDF5 file holds a model (its root's ``model_config`` attribute, whose name is in
+    the file's bytes) rather than only weights (``save_weights``: ``layer_names`` or, in Keras 3's
+    ``.weights.h5``, ``vars`` groups). Read without h5py, which the host does not install."""
+    if path.stat().st_size == 0:
+        return False
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return data.find(b"model_config") >= 0
+
+
+CHECKPOINT_INDEX_MAGIC = struct.pack("<Q", 0xDB4775248B80FB57)  # the last 8 bytes of TensorFlow's table files
+
+
+def checkpoint_index(folder: Path) -> Path | None:
+    """The ``.index`` file of the one TensorFlow checkpoint a folder holds (a table file, with its
+    ``.data-*`` shards beside it), or None."""
+    indexes = sorted(folder.glob("*.index")) if folder.is_dir() else []
+    if len(indexes) != 1:
+        return None
+    index = indexes[0]
+    prefix = index.name[:-len(".index")]
+    with open(index, "rb") as handle:
+        handle.seek(max(0, index.stat().st_size - 8))
+        whole = handle.read(8) == CHECKPOINT_INDEX_MAGIC
+    return index if whole and any(folder.glob(f"{glob_escape(prefix)}.data-*")) else None
+
+
+def glob_escape(text: str) -> str:
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text)
 
 
 def model_problem(path: Path) -> tuple[str | None, str]:
@@ -58,6 +108,8 @@ def model_problem(path: Path) -> tuple[str | None, str]:
     if not path.exists():
         return "no such file or directory", "missing"
     container = container_of(str(path))
+    if container == "directory" and checkpoint_index(path):
+        return None, "checkpoint"
     if container == "directory":
         return ("a directory without saved_model.pb, so not a SavedModel: pass the folder that "
                 "model.save(dir) or model.export(dir) wrote"), container

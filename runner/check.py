@@ -23,7 +23,7 @@ import os
 import sys
 
 from runner import ladder
-from runner.protocol import describe_error, failed_cell, loaded_cell, read_json
+from runner.protocol import WEIGHTS_FORMATS, describe_error, failed_cell, loaded_cell, read_json
 from runner.worker import fixed_input, main
 
 SEQUENCE_STEPS = 8  # the length given to an input dimension the model leaves open
@@ -45,8 +45,9 @@ def predict_cell(keras, cell):
     user, problem = user_objects(cell)
     if problem:
         return problem
-    inputs, no_input = given_input(cell)
-    return dict(predict_with_first_rung(keras, user, cell, inputs, no_input),
+    architecture = architecture_of(keras, user, cell)
+    inputs, no_input = given_input(cell, architecture)
+    return dict(predict_with_first_rung(keras, user, cell, inputs, no_input, architecture),
                 origin=file_origin(cell["file"], cell["format"]))
 
 
@@ -55,12 +56,13 @@ def load_cell(keras, cell):
     user, problem = user_objects(cell)
     if problem:
         return problem
+    architecture = architecture_of(keras, user, cell)
     try:
-        inputs, expected, no_input = sample_of(cell)
+        inputs, expected, no_input = sample_of(cell, architecture)
     except Exception as exc:  # an --expected file that does not read
         return failed("the expected outputs do not read", exc)
-    names = output_names_of(cell)
-    attempts = ladder.run_ladder(keras, user, cell["file"], inputs, expected, user_rungs(cell["unsafe"], names),
+    names = output_names(architecture.config) if architecture.config else ()
+    attempts = ladder.run_ladder(keras, user, cell["file"], inputs, expected, cell_rungs(cell, names),
                                  user_probes(names), compare_outputs)
     return dict(with_input_problem(loaded_cell(attempts), no_input), origin=file_origin(cell["file"], cell["format"]))
 
@@ -74,7 +76,7 @@ def with_input_problem(result, no_input):
 
 def user_objects(cell):
     """The user's custom objects, or the failed cell that says they do not import here."""
-    user = UserObjects(cell["custom_objects"], cell["code_dir"])
+    user = UserObjects(cell["custom_objects"], cell["code_dir"], cell.get("build"))
     try:
         user.custom_objects()
     except Exception as exc:  # the user's module does not import in this stack: nothing can load
@@ -93,20 +95,40 @@ class UserObjects:
     """The user's custom objects, in the shape the ladder's rungs ask a case for.
 
     Each spec is ``package.module`` (every public class and function the module defines) or
-    ``package.module:Name,Other``. Their code was copied to ``code_dir``, put first on sys.path.
+    ``package.module:Name,Other``; ``build_spec``, ``package.module:function``, names the
+    function that builds the model a weights file belongs to (``--build``). Their code was copied
+    to ``code_dir``, put first on sys.path.
     """
 
-    def __init__(self, specs, code_dir):
+    def __init__(self, specs, code_dir, build_spec=None):
         self.specs = list(specs)
         self.code_dir = code_dir
+        self.build_spec = build_spec
         self._objects = None
 
     def custom_objects(self):
         if self._objects is None:
-            if self.code_dir and self.code_dir not in sys.path:
-                sys.path.insert(0, os.path.abspath(self.code_dir))
+            self.on_path()
             self._objects = objects_of(self.specs, importlib.import_module)
         return dict(self._objects)
+
+    def on_path(self):
+        if self.code_dir and self.code_dir not in sys.path:
+            sys.path.insert(0, os.path.abspath(self.code_dir))
+
+    def build(self):
+        """A new model from the --build function, or an error that says what it gave instead."""
+        if not self.build_spec:
+            raise ValueError("weights only, and no --build function or --architecture file to load them into")
+        self.on_path()
+        module_name, _, name = self.build_spec.partition(":")
+        function = getattr(importlib.import_module(module_name), name, None)
+        if not callable(function):
+            raise AttributeError("--build {}: {} has no function {!r}".format(self.build_spec, module_name, name))
+        model = function()
+        if not (hasattr(model, "load_weights") and hasattr(model, "to_json")):
+            raise TypeError("--build {} returned {}, not a Keras model".format(self.build_spec, type(model).__name__))
+        return model
 
     def under(self, other_keras):
         """The same objects imported afresh while ``tensorflow.keras`` is ``other_keras``
@@ -154,6 +176,92 @@ def load_user_with_tf_keras(keras, user, path):
     tf_keras = legacy_keras(keras)
     objects = user.under(tf_keras) if user.specs else None
     return ladder.keras_predictor(tf_keras.models.load_model(path, custom_objects=objects, compile=False))
+
+
+def cell_rungs(cell, output_names):
+    """The rungs for the cell's file: the model ladder, or for weights the ways to load them."""
+    if cell["format"] in WEIGHTS_FORMATS:
+        model = MODEL_SOURCES["architecture" if cell.get("architecture") else "build"]
+        rungs = [rung._replace(mode=model.mode + rung.mode, call="{}; {}".format(model.call, rung.call),
+                               load=weights_loader(model.load(cell.get("architecture")), rung.load))
+                 for rung in WEIGHTS_RUNGS]
+        return [rung._replace(load=naming(rung, output_names)) for rung in rungs]
+    return user_rungs(cell["unsafe"], output_names)
+
+
+def built_model(_architecture):
+    def build(keras, user):
+        """``--build``: the user's function builds the model."""
+        return user.build()
+    return build
+
+
+def model_from_architecture(architecture):
+    def from_json(keras, user):
+        """``--architecture``: ``model_from_json`` of the ``to_json()`` file."""
+        with open(architecture) as handle:
+            return keras.models.model_from_json(handle.read(), custom_objects=user.custom_objects())
+    return from_json
+
+
+def weights_loader(make_model, load_weights):
+    def load(keras, user, path):
+        model = make_model(keras, user)
+        load_weights(model, path)
+        return ladder.keras_predictor(model)
+    return load
+
+
+def load_weights_as_named(model, path):
+    model.load_weights(weights_path(path))
+
+
+def load_weights_renamed_h5(model, path):
+    """A legacy HDF5 weights file under a ``.weights.h5`` name, copied to a ``.h5`` name: Keras
+    2.13+ and 3 read a ``.weights.h5`` name as the new weights layout (measured: TF 2.15, Keras 3.15)."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="renamed-")
+    try:
+        renamed = os.path.join(folder, "model.h5")
+        shutil.copyfile(path, renamed)
+        model.load_weights(renamed)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def is_legacy_weights_named_new(keras, user, path):
+    """A ``.weights.h5`` name on a legacy HDF5 weights file (``save_weights`` of Keras before 2.13,
+    whose root attributes name its layers)."""
+    if not (os.path.isfile(path) and path.endswith(".weights.h5")):
+        return False
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return "layer_names" in handle.attrs
+
+
+def weights_path(path):
+    """What ``load_weights`` takes: the file, or a checkpoint folder's prefix (its .index, cut)."""
+    if os.path.isdir(path):
+        indexes = [name for name in sorted(os.listdir(path)) if name.endswith(".index")]
+        if len(indexes) == 1:
+            return os.path.join(path, indexes[0][:-len(".index")])
+    return path
+
+
+ModelSource = collections.namedtuple("ModelSource", "mode call load")
+MODEL_SOURCES = {  # where a weights file's model comes from, and how its rungs are named
+    "build": ModelSource("--build + ", "model = build()", built_model),
+    "architecture": ModelSource("model_from_json + ", "model = model_from_json(open(json).read(), custom_objects=...)",
+                                model_from_architecture),
+}
+WEIGHTS_RUNGS = (  # load is (model, path) -> None here; cell_rungs puts the model's source before it
+    ladder.Rung("load_weights", "model.load_weights(path)", load_weights_as_named, ladder.always, False),
+    ladder.Rung("load_weights, renamed to .h5", "model.load_weights(copy named *.h5)", load_weights_renamed_h5,
+                is_legacy_weights_named_new, False),
+)
 
 
 def user_rungs(unsafe, output_names=()):
@@ -236,7 +344,7 @@ def paired_outputs(predicted, expected):
     return [(name, values, expected[index][1]) for index, (name, values) in enumerate(predicted)]
 
 
-def predict_with_first_rung(keras, user, cell, inputs, no_input):
+def predict_with_first_rung(keras, user, cell, inputs, no_input, architecture):
     """The first rung that loads and predicts, and its predictions: a reference candidate."""
     captured = {}
 
@@ -251,7 +359,8 @@ def predict_with_first_rung(keras, user, cell, inputs, no_input):
         load_and_keep.output_names = load.output_names
         return load_and_keep
 
-    rungs = [rung._replace(load=capturing(rung.load)) for rung in user_rungs(cell["unsafe"], output_names_of(cell))]
+    names = output_names(architecture.config) if architecture.config else ()
+    rungs = [rung._replace(load=capturing(rung.load)) for rung in cell_rungs(cell, names)]
     attempts = ladder.run_ladder(keras, user, cell["file"], inputs, None, rungs)
     predicted = attempts and attempts[-1]["outcome"] == "ok"
     result = dict(with_input_problem(loaded_cell(attempts), no_input),
@@ -263,7 +372,7 @@ def predict_with_first_rung(keras, user, cell, inputs, no_input):
     return result
 
 
-def sample_of(cell):
+def sample_of(cell, architecture):
     """The input, the outputs to expect (the chosen reference's, the user's own, or None), and
     why no input could be built (None when there is one)."""
     import numpy
@@ -274,15 +383,16 @@ def sample_of(cell):
                   for entry in reference["inputs"]]
         return inputs, [(entry["name"], entry["values"]) for entry in reference["outputs"]], None
     expected = read_named_arrays(cell["expected"]) if cell.get("expected") else None
-    inputs, no_input = given_input(cell)
+    inputs, no_input = given_input(cell, architecture)
     return inputs, expected, no_input
 
 
-def given_input(cell):
+def given_input(cell, architecture):
     """``(named arrays, None)``, or ``(None, NoInput)`` when there is none that fits: none can be
     built here, or the user's does not fit the inputs the file declares."""
+    unreadable = architecture.problem
     try:
-        specs = input_specs(cell["file"], cell["format"])
+        specs = input_specs(cell, architecture)
     except Exception as exc:  # e.g. a SavedModel this TensorFlow cannot read
         specs = None
         unreadable = "{}: {}".format(type(exc).__name__, exc)
@@ -292,7 +402,7 @@ def given_input(cell):
         return (None, NoInput("the --input does not fit the model: " + misfit)) if misfit else (given, None)
     if specs is None:
         return None, NoInput("no input could be built: reading the model's inputs failed ({}); "
-                             "pass one with --input FILE.npy".format(unreadable))
+                             "pass one with --input FILE.npy".format(unreadable or "no config"))
     if not specs:
         return None, NoInput("no input could be built: the file declares no input shape; "
                              "pass one with --input FILE.npy (or .npz, one array per input)")
@@ -343,20 +453,35 @@ def deterministic_array(spec):
     return grid.astype(spec.dtype)
 
 
-def input_specs(path, fmt):
-    if fmt == "savedmodel":
-        return saved_model_specs(path, keras_metadata_config(path))
-    return config_specs(read_config(path, fmt))
+Architecture = collections.namedtuple("Architecture", "config problem")
+"""The model's config (``to_json()``'s form) as the file declares it, or for weights the one
+``--architecture`` or the ``--build`` model gives; ``problem``: why there is none (None: read)."""
 
 
-def output_names_of(cell):
-    """The output names the file declares (its output layers), or () where it declares none."""
+def architecture_of(keras, user, cell):
+    from runner.compat import clear_session
+
+    fmt = cell["format"]
     try:
-        config = keras_metadata_config(cell["file"]) if cell["format"] == "savedmodel" else read_config(
-            cell["file"], cell["format"])
-    except Exception:  # the ladder says what is wrong with the file
-        return ()
-    return output_names(config) if config else ()
+        if fmt in WEIGHTS_FORMATS and cell.get("architecture"):
+            with open(cell["architecture"]) as handle:
+                return Architecture(json.load(handle), None)
+        if fmt in WEIGHTS_FORMATS:
+            try:
+                return Architecture(json.loads(user.build().to_json()), None)
+            finally:
+                clear_session(keras)
+        if fmt == "savedmodel":
+            return Architecture(keras_metadata_config(cell["file"]), None)
+        return Architecture(read_config(cell["file"], fmt), None)
+    except Exception as exc:  # the rungs meet the same problem and record it
+        return Architecture(None, "{}: {}".format(type(exc).__name__, exc))
+
+
+def input_specs(cell, architecture):
+    if cell["format"] == "savedmodel":
+        return saved_model_specs(cell["file"], architecture.config)
+    return config_specs(architecture.config) if architecture.config else None
 
 
 NOT_RECORDED = "not recorded"
@@ -364,6 +489,8 @@ ORIGIN_FIELDS = {  # what each format can record of what wrote it
     "h5": ("keras_version", "backend"),
     "keras": ("keras_version", "date_saved"),
     "savedmodel": ("tensorflow_version", "keras_metadata", "keras_version", "backend"),
+    "weights": ("keras_version", "backend"),
+    "checkpoint": (),  # a TensorFlow checkpoint records no versions
 }
 
 
@@ -382,6 +509,8 @@ def file_origin(path, fmt):
 
 
 def recorded_origin(path, fmt):
+    if fmt == "checkpoint":
+        return {}
     if fmt == "savedmodel":
         with open(os.path.join(path, "saved_model.pb"), "rb") as handle:
             version = protobuf_field(handle.read(), 2, 1, 5)  # meta_graphs, meta_info_def, tensorflow_version

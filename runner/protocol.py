@@ -54,6 +54,13 @@ FORMATS = (
 FORMAT_NAMES = tuple(f.name for f in FORMATS)
 
 
+# What a check also reads: weights without an architecture, checked by building the model
+# (``--build``) or reading its ``to_json()`` (``--architecture``), then ``load_weights``:
+# ``weights``, an HDF5 file from ``save_weights`` (Keras 1 to 3, ``.weights.h5`` included);
+# ``checkpoint``, a TensorFlow checkpoint (its folder, or its ``.index`` file).
+WEIGHTS_FORMATS = ("weights", "checkpoint")
+
+
 def format_named(name):
     return next(f for f in FORMATS if f.name == name)
 

@@ -8,8 +8,10 @@
   named outputs (a score, three softmax tags).
 
 Each in every format the stack writes: ``.h5``, ``.keras`` (Keras 2.12+), and a SavedModel
-(``model.save(dir)`` in Keras 2, ``model.export(dir)`` in Keras 3). Weights come from a fixed
-seed; nothing is downloaded.
+(``model.save(dir)`` in Keras 2, ``model.export(dir)`` in Keras 3); and as old projects ship
+them, its weights alone (``save_weights``: ``model.weights.h5``, and in Keras 2 a TensorFlow
+checkpoint in ``checkpoint/``) beside its architecture (``model.json``, ``to_json()``). Weights
+come from a fixed seed; nothing is downloaded.
 """
 
 import os
@@ -62,6 +64,10 @@ def save_all(model, folder):
         model.export(os.path.join(folder, "savedmodel"))
     else:
         model.save(os.path.join(folder, "savedmodel"), save_format="tf")
+        model.save_weights(os.path.join(folder, "checkpoint", "model"))
+    model.save_weights(os.path.join(folder, "model.weights.h5"))
+    with open(os.path.join(folder, "model.json"), "w") as handle:
+        handle.write(model.to_json())
 
 
 def main(out):

@@ -51,7 +51,7 @@ def test_the_hdf5_superblock_gives_the_files_full_length(superblock: Any) -> Non
 
 def test_a_cut_hdf5_file_is_named_truncated_and_a_whole_one_is_an_h5_model(tmp_path: Path) -> None:
     whole, cut = tmp_path / "whole.h5", tmp_path / "cut.h5"
-    whole.write_bytes(hdf5_v0(4096).ljust(4096, b"\0"))
+    whole.write_bytes((hdf5_v0(4096) + b"model_config").ljust(4096, b"\0"))  # a model's root attribute
     cut.write_bytes(hdf5_v0(4096).ljust(1000, b"\0"))
     assert inspect_file(whole, "whole.h5").format == "h5"
     problem = inspect_file(cut, "cut.h5").problem
@@ -60,7 +60,7 @@ def test_a_cut_hdf5_file_is_named_truncated_and_a_whole_one_is_an_h5_model(tmp_p
 
 def test_the_format_comes_from_the_content_not_the_name(tmp_path: Path) -> None:
     hdf5_named_keras = tmp_path / "model.keras"  # what Keras 2 before 2.12 writes
-    hdf5_named_keras.write_bytes(hdf5_v0(64).ljust(64, b"\0"))
+    hdf5_named_keras.write_bytes((hdf5_v0(76) + b"model_config").ljust(76, b"\0"))
     zip_named_h5 = tmp_path / "model.h5"
     with zipfile.ZipFile(zip_named_h5, "w") as archive:
         archive.writestr("config.json", "{}")
@@ -71,6 +71,26 @@ def test_the_format_comes_from_the_content_not_the_name(tmp_path: Path) -> None:
     found = {f.name: (f.format, f.container) for f in inspect_files([hdf5_named_keras, zip_named_h5, saved_model])}
     assert found == {"model.keras": ("h5", "hdf5"), "model.h5": ("keras", "zip"),
                      "exported": ("savedmodel", "savedmodel")}
+
+
+def test_weights_alone_are_told_apart_from_models(tmp_path: Path) -> None:
+    """By their bytes: an HDF5 file without model_config, a folder with a checkpoint's table file."""
+    hdf5 = b"\x89HDF\r\n\x1a\n" + bytes(88)
+    (tmp_path / "model.h5").write_bytes(hdf5 + b"...model_config...")
+    (tmp_path / "my.weights.h5").write_bytes(hdf5 + b"...layer_names...")
+    checkpoint = tmp_path / "ckpt"
+    checkpoint.mkdir()
+    (checkpoint / "model.index").write_bytes(b"table" + struct.pack("<Q", 0xDB4775248B80FB57))
+    (checkpoint / "model.data-00000-of-00001").write_bytes(b"weights")
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "variables.index").write_bytes(b"x")
+    found = {f.name: (f.format, f.problem) for f in inspect_files(
+        [tmp_path / "model.h5", tmp_path / "my.weights.h5", checkpoint, checkpoint / "model.index", fake])}
+    assert found["model.h5"] == ("h5", None)
+    assert found["my.weights.h5"] == ("weights", None)
+    assert found["ckpt"] == ("checkpoint", None) and found["model.index"] == ("checkpoint", None)
+    assert found["fake"][0] is None and found["fake"][1].startswith("a directory without saved_model.pb")
 
 
 def test_what_is_not_a_model_says_what_it_is(tmp_path: Path) -> None:
