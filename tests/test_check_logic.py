@@ -18,6 +18,7 @@ from matrix.userfiles import hdf5_end_of_file, inspect_file, inspect_files, samp
 from reports.check import summary
 from runner.check import (
     InputSpec,
+    UserObjects,
     compare_outputs,
     config_specs,
     deterministic_array,
@@ -335,12 +336,30 @@ def test_bad_options_stop_before_any_stack_with_one_clear_line(tmp_path: Path) -
         ("--input", str(text)): f"--input {text}: not a NumPy .npy or .npz file",
         ("--custom-objects", "nowhere.layers"): "--custom-objects nowhere.layers: no nowhere/ or nowhere.py in",
         ("--custom-objects", "not a module"): "--custom-objects 'not a module': expected package.module",
+        ("--build", "project.models"): "--build 'project.models': expected package.module:function",
+        ("--build", "nowhere:build"): "--build nowhere:build: no nowhere/ or nowhere.py in",
+        ("--architecture", str(text)): f"--architecture {text}: not a readable JSON file",
+        ("--architecture", str(tmp_path / "list.json")): f"--architecture {tmp_path / 'list.json'}: not a model's "
+                                                          "to_json() (no class_name and config)",
     }
+    (tmp_path / "list.json").write_text("[1, 2]")
     for options, message in cases.items():
         result = check(str(model), *options, *common, cwd=tmp_path)
         assert result.returncode == 2, result.stderr
         assert f"matrix: error: {message}" in result.stderr
     assert not (tmp_path / "ws" / "envs").exists()
+
+
+def test_a_build_function_that_fails_or_gives_no_model_says_so(tmp_path: Path) -> None:
+    (tmp_path / "project.py").write_text("def number():\n    return 3\n\n\ndef broken():\n"
+                                         "    raise RuntimeError('needs a GPU')\n")
+    with pytest.raises(TypeError, match=r"^--build project:number returned int, not a Keras model$"):
+        UserObjects([], str(tmp_path), "project:number").build()
+    with pytest.raises(RuntimeError, match="needs a GPU"):
+        UserObjects([], str(tmp_path), "project:broken").build()
+    with pytest.raises(AttributeError, match=r"^--build project:absent: project has no function 'absent'$"):
+        UserObjects([], str(tmp_path), "project:absent").build()
+    sys.modules.pop("project", None)
 
 
 def test_unreadable_files_are_reported_and_the_run_still_writes_its_results(tmp_path: Path) -> None:
