@@ -28,7 +28,7 @@ from typing import cast
 from matrix.envs import Environment
 from matrix.errors import CheckInputError, MatrixError
 from matrix.phases import WorkerOptions, log, prepare_envs, run_phase, stack_status
-from matrix.plan import CHECK_WORKER, RUNNER_DIR, digest_runner, fingerprint
+from matrix.plan import CHECK_MODULES, RUNNER_DIR, digest_runner, fingerprint
 from matrix.runfile import family_entries, loaded_fields, now, runtime_of, stack_entry
 from matrix.stacks import Stack
 from matrix.store import Record, Workspace
@@ -159,8 +159,9 @@ def copy_architecture(path: Path, workspace: Workspace) -> str:
 
 
 def check_code_digest() -> str:
-    """The runner code a check depends on: the matrix worker's core and the check worker."""
-    return hashlib.sha256((digest_runner().core + sha256_of(str(RUNNER_DIR / CHECK_WORKER))).encode()).hexdigest()
+    """The runner code a check depends on: the matrix worker's core and the check's own modules."""
+    check = "".join(sha256_of(str(RUNNER_DIR / name)) for name in CHECK_MODULES)
+    return hashlib.sha256((digest_runner().core + check).encode()).hexdigest()
 
 
 def copy_in(path: Path, digest: str, workspace: Workspace, kind: str) -> str:

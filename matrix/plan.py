@@ -24,7 +24,9 @@ from matrix.views import CaseEntry
 from runner.protocol import FORMAT_NAMES, SCHEMA
 
 RUNNER_DIR = Path(__file__).resolve().parent.parent / "runner"
-CHECK_WORKER = "check.py"  # `matrix check`'s worker: matrix jobs never import it
+# `matrix check`'s worker and what it reads files with: matrix jobs never import them, so their
+# code is not in the matrix's records' fingerprint
+CHECK_MODULES = ("check.py", "modelfile.py")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ def digest_runner(runner_dir: Path = RUNNER_DIR) -> CodeDigest:
     case_files = {p.stem: p for p in (runner_dir / "cases").glob("*.py") if p.stem != "__init__"}
     core = hashlib.sha256()
     for path in sorted(runner_dir.rglob("*.py")):
-        if path not in case_files.values() and path != runner_dir / CHECK_WORKER:
+        if path not in case_files.values() and path.relative_to(runner_dir).as_posix() not in CHECK_MODULES:
             core.update(str(path.relative_to(runner_dir)).encode())
             core.update(path.read_bytes())
     cases = {}

@@ -16,18 +16,8 @@ import pytest
 
 from matrix.userfiles import hdf5_end_of_file, inspect_file, inspect_files, sample_problem
 from reports.check import summary
-from runner.check import (
-    InputSpec,
-    UserObjects,
-    compare_outputs,
-    config_specs,
-    deterministic_array,
-    input_misfit,
-    keras_metadata_config,
-    model_input,
-    objects_of,
-    output_names,
-)
+from runner.check import UserObjects, compare_outputs, deterministic_array, input_misfit, model_input, objects_of
+from runner.modelfile import InputSpec, config_specs, keras_metadata_config, output_names
 
 ROOT = Path(__file__).resolve().parent.parent
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
