@@ -9,6 +9,7 @@ the bytes show, gets a one-line problem that says what it is and what to pass in
 
 from __future__ import annotations
 
+import glob
 import mmap
 import struct
 import zipfile
@@ -96,11 +97,7 @@ def checkpoint_index(folder: Path) -> Path | None:
     with open(index, "rb") as handle:
         handle.seek(max(0, index.stat().st_size - 8))
         whole = handle.read(8) == CHECKPOINT_INDEX_MAGIC
-    return index if whole and any(folder.glob(f"{glob_escape(prefix)}.data-*")) else None
-
-
-def glob_escape(text: str) -> str:
-    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text)
+    return index if whole and any(folder.glob(f"{glob.escape(prefix)}.data-*")) else None
 
 
 def model_problem(path: Path) -> tuple[str | None, str]:
