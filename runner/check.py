@@ -184,27 +184,23 @@ def load_user_with_tf_keras(keras, user, path):
 def cell_rungs(cell, names):
     """The rungs for the cell's file: the model ladder, or for weights the ways to load them."""
     if cell["format"] in WEIGHTS_FORMATS:
-        model = MODEL_SOURCES["architecture" if cell.get("architecture") else "build"]
-        rungs = [rung._replace(mode=model.mode + rung.mode, call="{}; {}".format(model.call, rung.call),
-                               load=weights_loader(model.load(cell.get("architecture")), rung.load))
-                 for rung in WEIGHTS_RUNGS]
+        mode, call, make_model = model_source(cell.get("architecture"))
+        rungs = [rung._replace(mode="{} + {}".format(mode, rung.mode), call="{}; {}".format(call, rung.call),
+                               load=weights_loader(make_model, rung.load)) for rung in WEIGHTS_RUNGS]
         return [rung._replace(load=naming(rung, names)) for rung in rungs]
     return user_rungs(cell["unsafe"], names)
 
 
-def built_model(_architecture):
-    def build(keras, user):
-        """``--build``: the user's function builds the model."""
-        return user.build()
-    return build
+def model_source(architecture):
+    """Where a weights file's model comes from, ``(mode, call, make_model(keras, user))``: the
+    ``to_json()`` file given as ``--architecture``, else the ``--build`` function."""
+    if not architecture:
+        return "--build", "model = build()", lambda keras, user: user.build()
 
-
-def model_from_architecture(architecture):
     def from_json(keras, user):
-        """``--architecture``: ``model_from_json`` of the ``to_json()`` file."""
         with open(architecture) as handle:
             return keras.models.model_from_json(handle.read(), custom_objects=user.custom_objects())
-    return from_json
+    return "model_from_json", "model = model_from_json(open(json).read(), custom_objects=...)", from_json
 
 
 def weights_loader(make_model, load_weights):
@@ -254,12 +250,6 @@ def weights_path(path):
     return path
 
 
-ModelSource = collections.namedtuple("ModelSource", "mode call load")
-MODEL_SOURCES = {  # where a weights file's model comes from, and how its rungs are named
-    "build": ModelSource("--build + ", "model = build()", built_model),
-    "architecture": ModelSource("model_from_json + ", "model = model_from_json(open(json).read(), custom_objects=...)",
-                                model_from_architecture),
-}
 WEIGHTS_RUNGS = (  # load is (model, path) -> None here; cell_rungs puts the model's source before it
     ladder.Rung("load_weights", "model.load_weights(path)", load_weights_as_named, ladder.always, False),
     ladder.Rung("load_weights, renamed to .h5", "model.load_weights(copy named *.h5)", load_weights_renamed_h5,
@@ -288,9 +278,10 @@ def user_probes(names=()):
 def naming(rung, names):
     """The rung's load, fed the model's inputs the way its call takes them (a serving signature
     by name, Keras in order) and giving every output by name."""
+    by_name = rung.mode in ladder.SERVING_MODES
+
     def load_named(keras, user, path):
         predict = rung.load(keras, user, path)
-        by_name = rung.mode in ladder.SERVING_MODES
         return lambda inputs: named_outputs(predict(model_input(inputs, by_name)), names)
     return load_named
 
