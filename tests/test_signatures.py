@@ -43,6 +43,23 @@ def test_no_error_no_signature() -> None:
         ("TypeError", "<class 'Sequential'> could not be deserialized properly. Exception: foo",
          "could-not-be-deserialized"),
         ("OSError", "Unable to synchronously open file (file signature not found)", "zip-read-as-hdf5"),
+        # weights: a subclassed model with no layers yet, weights that fit another model, and a
+        # .weights.h5 name read as the new layout (Keras 3 says "received 0" only for the last)
+        ("ValueError", "Layer count mismatch when loading weights from file. Model expected 0 layers, found 2 "
+                       "saved layers.", "h5-layer-count"),
+        ("ValueError", "Layer count mismatch when loading weights from file. Model expected 3 layers, found 4 "
+                       "saved layers.", "weights-do-not-fit"),
+        ("ValueError", "A total of 3 objects could not be loaded. Example error message for object <Embedding "
+                       "name=embedding, built=True>:\n\nThe shape of the target variable and the shape of the "
+                       "target value in `variable.assign(value)` must match.", "weights-do-not-fit"),
+        ("ValueError", "A total of 3 objects could not be loaded. Example error message for object <Embedding "
+                       "name=embedding, built=True>:\n\nLayer 'embedding' expected 1 variables, but received 0 "
+                       "variables during loading.", "legacy-weights-new-name"),
+        # standalone Keras' files (tests/corpus_standalone.py) in Keras 2 and 3
+        ("TypeError", "Error when deserializing class 'Embedding' using config={'input_dtype': 'int32'}. "
+                      "Exception encountered: ('Keyword argument not understood:', 'input_dtype')", "keras1-config"),
+        ("TypeError", "pop expected at most 1 argument, got 2", "keras3-list-sequential"),
+        ("TypeError", "Could not locate class 'Model'. Make sure custom classes ...", "keras2-json-in-keras3"),
         ("ValueError", "Something nobody has seen", None),
     ],
 )
