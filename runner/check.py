@@ -37,6 +37,9 @@ from runner.worker import fixed_input, main
 
 SEQUENCE_STEPS = 8  # the length given to an input dimension the model leaves open
 INTEGER_VALUES = 10  # integer inputs no layer bounds take values below this
+# the words of a string input whose lookup layer lists no vocabulary (an adapted one keeps it elsewhere)
+COMMON_WORDS = ("the", "a", "good", "bad", "movie", "great", "is", "not", "and", "it")
+SENTENCE_WORDS = 3  # the words in each value of an input that feeds a TextVectorization
 
 
 class NoInput(Exception):
@@ -67,13 +70,19 @@ def load_cell(keras, cell):
     names = architecture.output_names()
     attempts = ladder.run_ladder(keras, user, cell["file"], inputs, expected, cell_rungs(cell, names),
                                  user_probes(names), compare_outputs)
-    return dict(with_input_problem(loaded_cell(attempts), no_input), origin=file_origin(cell["file"], cell["format"]))
+    return dict(checked_cell(attempts, no_input), origin=file_origin(cell["file"], cell["format"]))
 
 
-def with_input_problem(result, no_input):
-    """A cell that could not be predicted says why, as its error (the tool's, not Keras')."""
+def checked_cell(attempts, no_input):
+    """A check's cell from its attempts. One that could not be predicted says why, as its error
+    (the tool's, not Keras'). Weights that failed both as named and copied to a ``.h5`` name
+    give the copy's error: the first one only says the name was read as the new layout."""
+    result = loaded_cell(attempts)
     if no_input is not None and result["verdict"] == "not-predicted":
         result["error"] = describe_error(no_input)
+    renamed = [a for a in attempts if a["mode"].endswith(RENAMED_H5) and a["outcome"] == "error"]
+    if result["verdict"] == "error" and renamed:
+        result["error"] = {key: renamed[-1]["error"][key] for key in ("type", "message")}
     return result
 
 
@@ -250,9 +259,10 @@ def weights_path(path):
     return path
 
 
+RENAMED_H5 = "load_weights, renamed to .h5"
 WEIGHTS_RUNGS = (  # load is (model, path) -> None here; cell_rungs puts the model's source before it
     ladder.Rung("load_weights", "model.load_weights(path)", load_weights_as_named, ladder.always, False),
-    ladder.Rung("load_weights, renamed to .h5", "model.load_weights(copy named *.h5)", load_weights_renamed_h5,
+    ladder.Rung(RENAMED_H5, "model.load_weights(copy named *.h5)", load_weights_renamed_h5,
                 is_legacy_weights_named_new, False),
 )
 
@@ -288,12 +298,22 @@ def naming(rung, names):
 
 def model_input(inputs, by_name):
     """Named arrays as a call takes them: one array alone; several as a list in the model's
-    order, or as a dict by name for a serving signature (when every input has a name)."""
+    order, or as a dict by name for a serving signature (when every input has a name). Strings
+    go as tensors: Keras 3 takes no numpy array of them ("Invalid dtype: str544", measured)."""
+    inputs = [(name, string_tensor(array)) for name, array in inputs]
     if len(inputs) == 1:
         return inputs[0][1]
     if by_name and all(name for name, _array in inputs):
         return {name: array for name, array in inputs}
     return [array for _name, array in inputs]
+
+
+def string_tensor(array):
+    if getattr(array, "dtype", None) is None or array.dtype.kind not in "USO":
+        return array
+    import tensorflow as tf
+
+    return tf.constant(array.astype(str))
 
 
 def named_outputs(outputs, names):
@@ -354,7 +374,7 @@ def predict_with_first_rung(keras, user, cell, inputs, no_input, architecture):
     rungs = [rung._replace(load=capturing(rung.load)) for rung in cell_rungs(cell, architecture.output_names())]
     attempts = ladder.run_ladder(keras, user, cell["file"], inputs, None, rungs)
     predicted = attempts and attempts[-1]["outcome"] == "ok"
-    result = dict(with_input_problem(loaded_cell(attempts), no_input),
+    result = dict(checked_cell(attempts, no_input),
                   loaded_by=attempts[-1]["mode"] if predicted else None)
     if predicted:
         result["reference_data"] = {
@@ -432,7 +452,7 @@ def read_named_arrays(path):
 def deterministic_array(spec):
     """The matrix's own fixed input (``worker.fixed_input``) in the spec's shape; indices below
     the Embedding's ``input_dim`` (in the declared dtype) for an input that feeds one; small
-    integers from the same grid for other integer inputs (ids)."""
+    integers from the same grid for other integer inputs (ids); words for a string input."""
     import numpy
 
     grid = fixed_input([SEQUENCE_STEPS if d is None else int(d) for d in list(spec.shape)[1:]])
@@ -441,7 +461,18 @@ def deterministic_array(spec):
         return numpy.minimum(indices, spec.index_limit - 1).astype(spec.dtype)
     if "int" in spec.dtype:
         return (numpy.rint((grid + 1.0) * 50.0) % INTEGER_VALUES).astype(spec.dtype)
+    if spec.dtype == "string":
+        return text_array(grid, spec.words or COMMON_WORDS, SENTENCE_WORDS if spec.sentences else 1)
     return grid.astype(spec.dtype)
+
+
+def text_array(grid, words, count):
+    """Values of COUNT words each, picked from WORDS by the grid's values."""
+    import numpy
+
+    picks = numpy.minimum(numpy.floor((grid + 1.0) / 2.0 * len(words)).astype(int), len(words) - 1)
+    texts = [" ".join(words[(pick + step) % len(words)] for step in range(count)) for pick in picks.ravel()]
+    return numpy.array(texts).reshape(grid.shape)
 
 
 class Architecture(collections.namedtuple("Architecture", "config problem")):

@@ -11,11 +11,15 @@ import json
 import os
 
 INDEX_LAYERS = ("Embedding",)  # layers whose input must be integer indices below their input_dim
+TEXT_LAYERS = ("StringLookup", "TextVectorization")  # layers that read strings: a word, or a sentence
 
-InputSpec = collections.namedtuple("InputSpec", "name shape dtype index_limit")
+InputSpec = collections.namedtuple("InputSpec", "name shape dtype index_limit words sentences")
+InputSpec.__new__.__defaults__ = (None, None, False)
 """One model input as its file declares it: ``name`` (None when unnamed), ``shape`` (None for
-an open dimension), ``dtype``, and ``index_limit``: the ``input_dim`` of an ``Embedding`` it
-feeds, so its values are indices below it whatever dtype it declares (None: no such layer)."""
+an open dimension), ``dtype``, ``index_limit``: the ``input_dim`` of an ``Embedding`` it feeds,
+so its values are indices below it whatever dtype it declares (None: no such layer); for a
+string input, ``words``: the vocabulary the lookup layer it feeds lists (None: none listed), and
+``sentences``: that layer is a ``TextVectorization``, which reads sentences, not single words."""
 
 
 NOT_RECORDED = "not recorded"
@@ -98,7 +102,7 @@ def config_specs(config):
     shape a Sequential's first layer or a subclassed model was built with."""
     inner = config.get("config") if isinstance(config.get("config"), dict) else {}
     layers = model_layers(config)
-    limits = index_limits(layers)
+    limits, texts = index_limits(layers), text_feeds(layers)
     input_layers, first_shaped = {}, []
     for layer in layers:
         layer_config = layer.get("config") or {}
@@ -107,9 +111,11 @@ def config_specs(config):
             continue
         name = layer_config.get("name", layer.get("name"))
         if layer.get("class_name") == "InputLayer":
-            input_layers[name] = InputSpec(name, shape, dtype_name(layer_config), limits.get(name))
+            input_layers[name] = InputSpec(name, shape, dtype_name(layer_config), limits.get(name),
+                                           *texts.get(name, ()))
         elif not first_shaped:  # a Sequential's first layer, given input_shape=
-            first_shaped.append(InputSpec(None, shape, dtype_name(layer_config), limits.get(name)))
+            first_shaped.append(InputSpec(None, shape, dtype_name(layer_config), limits.get(name),
+                                          *texts.get(name, ())))
     declared = inner.get("input_layers") or []
     if declared and isinstance(declared[0], str):  # Keras 3 writes one input as [name, 0, 0]
         declared = [declared]
@@ -133,29 +139,43 @@ def plain_shape(shape):
 
 
 def index_limits(layers):
-    """``{name: input_dim}`` for each input an Embedding reads directly: an InputLayer it is
-    connected to, or (a Sequential, whose layers have no links) the layer before it when it is
-    the model's first; the first layer's own name when that is the Embedding itself."""
+    """``{input name: input_dim}`` for each input an Embedding reads directly (the smallest)."""
     limits = {}
+    for name, config in input_readers(layers, INDEX_LAYERS):
+        if isinstance(config.get("input_dim"), int):
+            limits[name] = min(config["input_dim"], limits.get(name, config["input_dim"]))
+    return limits
+
+
+def text_feeds(layers):
+    """``{input name: (words, sentences)}`` for each input a lookup layer reads directly."""
+    feeds = {}
+    for name, config in input_readers(layers, TEXT_LAYERS):
+        vocabulary = config.get("vocabulary")
+        words = tuple(str(word) for word in vocabulary) if isinstance(vocabulary, list) and vocabulary else None
+        feeds.setdefault(name, (words, "output_sequence_length" in config))  # only TextVectorization has it
+    return feeds
+
+
+def input_readers(layers, classes):
+    """``(input name, layer config)`` for each layer of CLASSES that reads a model input: an
+    InputLayer it is connected to, or (a Sequential, whose layers have no links) the layer before
+    it when it is the model's first; the first layer's own name when it is that layer itself."""
     sequential = not any(layer.get("inbound_nodes") for layer in layers)
     for index, layer in enumerate(layers):
-        if layer.get("class_name") not in INDEX_LAYERS:
+        if layer.get("class_name") not in classes:
             continue
-        limit = (layer.get("config") or {}).get("input_dim")
-        if not isinstance(limit, int):
-            continue
+        config = layer.get("config") or {}
         if sequential:
             before = [other for other in layers[:index] if other.get("class_name") == "InputLayer"]
-            if index == len(before):  # only InputLayers before it: it reads the model's input
-                names = [(other.get("config") or {}).get("name", other.get("name")) for other in before]
-                names.append((layer.get("config") or {}).get("name", layer.get("name")))
-            else:
-                names = []
+            if index != len(before):  # a layer before it that is not an InputLayer: it reads no input
+                continue
+            names = [(other.get("config") or {}).get("name", other.get("name")) for other in before]
+            names.append(config.get("name", layer.get("name")))
         else:
             names = inbound_names(layer.get("inbound_nodes"))
         for name in names:
-            limits[name] = min(limit, limits.get(name, limit))
-    return limits
+            yield name, config
 
 
 def inbound_names(nodes):
@@ -195,25 +215,26 @@ def dtype_name(layer_config):
     dtype = layer_config.get("dtype") or "float32"
     if isinstance(dtype, dict):  # Keras 3: a DTypePolicy config
         dtype = (dtype.get("config") or {}).get("name") or "float32"
-    return dtype if dtype in ("float16", "float32", "float64", "int32", "int64") else "float32"
+    return dtype if dtype in ("float16", "float32", "float64", "int32", "int64", "string") else "float32"
 
 
 def saved_model_specs(path, keras_config=None):
     """The serving signature's inputs (it lists them by name), in the order of the Keras config
-    beside it when there is one, with that config's Embedding limits (by input name; the one
-    limit for a model of one input)."""
+    beside it when there is one, with what that config says they feed (by input name; for a model
+    of one input, its one input's)."""
     import tensorflow as tf
 
     serving = tf.saved_model.load(path).signatures["serving_default"]
     args, kwargs = serving.structured_input_signature
     named = list(kwargs.items()) or [(None, spec) for spec in args]
-    order = [spec.name for spec in config_specs(keras_config)] if keras_config else []
+    declared = config_specs(keras_config) if keras_config else []
+    order = [spec.name for spec in declared]
     if set(order) == set(name for name, _spec in named):  # the model's order, which Keras' calls take
         named.sort(key=lambda item: order.index(item[0]))
-    limits = index_limits(model_layers(keras_config)) if keras_config else {}
-    if len(named) == 1 and len(set(limits.values())) == 1:
-        limits = {named[0][0]: next(iter(limits.values()))}
-    return [InputSpec(name, spec.shape.as_list(), spec.dtype.name, limits.get(name)) for name, spec in named]
+    feeds = {spec.name: spec[3:] for spec in declared}  # index_limit, words, sentences
+    if len(named) == 1 and len(declared) == 1:
+        feeds = {named[0][0]: declared[0][3:]}
+    return [InputSpec(name, spec.shape.as_list(), spec.dtype.name, *feeds.get(name, ())) for name, spec in named]
 
 
 def keras_metadata_config(path):

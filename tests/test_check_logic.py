@@ -180,10 +180,21 @@ LIST_SEQUENTIAL = {"class_name": "Sequential", "config": [
     {"class_name": "Embedding", "config": {"name": "embedding_1", "batch_input_shape": [None, 20], "dtype": "float32",
                                            "input_dim": 5000}},
     {"class_name": "Dense", "config": {"name": "dense_1", "units": 1}}]}
+# Trimmed from tests/corpus.py's text_vectorized (TF 2.15), and a StringLookup in a Sequential
+TEXT_VECTORIZED = {"class_name": "Functional", "config": {"layers": [
+    {"class_name": "InputLayer", "name": "review", "inbound_nodes": [],
+     "config": {"batch_input_shape": [None, 1], "dtype": "string", "name": "review"}},
+    {"class_name": "TextVectorization", "name": "text_vectorization", "inbound_nodes": [[["review", 0, 0, {}]]],
+     "config": {"name": "text_vectorization", "vocabulary": ["good", "bad"], "output_sequence_length": 6}}],
+    "input_layers": [["review", 0, 0]]}}
+STRING_LOOKUP = {"class_name": "Sequential", "config": {"layers": [
+    {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 3], "dtype": "string", "name": "tags"}},
+    {"class_name": "StringLookup", "config": {"name": "string_lookup", "vocabulary": None}}]}}
 
 
-def spec(name: str | None, shape: list[Any], dtype: str = "float32", limit: int | None = None) -> InputSpec:
-    return InputSpec(name, shape, dtype, limit)
+def spec(name: str | None, shape: list[Any], dtype: str = "float32", limit: int | None = None,
+         words: tuple[str, ...] | None = None, sentences: bool = False) -> InputSpec:
+    return InputSpec(name, shape, dtype, limit, words, sentences)
 
 
 @pytest.mark.parametrize(("config", "specs"), [
@@ -197,6 +208,8 @@ def spec(name: str | None, shape: list[Any], dtype: str = "float32", limit: int 
     (KERAS3_TWO_TOWER, [spec("text", [None, 12], "int32", 500), spec("meta", [None, 4])]),
     (KERAS2_FUNCTIONAL_EMBEDDING, [spec("ids", [None, 5], limit=30)]),
     (LIST_SEQUENTIAL, [spec(None, [None, 20], limit=5000)]),
+    (TEXT_VECTORIZED, [spec("review", [None, 1], "string", words=("good", "bad"), sentences=True)]),
+    (STRING_LOOKUP, [spec("tags", [None, 3], "string")]),
     ({"class_name": "Pair", "config": {}, "build_config": {"input_shape": [[None, 3], [None, 2]]}},
      [spec(None, [None, 3]), spec(None, [None, 2])]),
     ({"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {  # SavedModel metadata
@@ -227,6 +240,15 @@ def test_an_embeddings_input_holds_indices_below_its_input_dim_in_the_declared_d
     assert tokens.dtype.name == "float32" and tokens.shape == (4, 20)
     assert tokens.min() >= 0 and tokens.max() < 1000 and (tokens == tokens.round()).all()
     assert len(set(tokens.ravel().tolist())) > 50  # spread over the vocabulary, not one token
+
+
+def test_a_string_input_holds_words_its_lookup_layer_knows() -> None:
+    sentences = deterministic_array(spec("review", [None, 1], "string", words=("good", "bad", "plot"), sentences=True))
+    assert sentences.shape == (4, 1) and all(len(text.split()) == 3 for text in sentences.ravel())
+    assert {word for text in sentences.ravel() for word in text.split()} <= {"good", "bad", "plot"}
+    words = deterministic_array(spec("tags", [None, 3], "string"))  # no vocabulary listed: common words
+    assert words.shape == (4, 3) and all(" " not in word for word in words.ravel())
+    assert len(set(words.ravel().tolist())) > 3
 
 
 def field(number: int, payload: bytes) -> bytes:
