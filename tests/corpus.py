@@ -6,6 +6,7 @@
   declared as Keras' default float32 (as most text models' are).
 - ``two_tower``: a functional model with two named inputs (token ids, float features) and two
   named outputs (a score, three softmax tags).
+- ``text_vectorized``: raw strings in, through a ``TextVectorization`` that holds its vocabulary.
 
 Each in every format the stack writes: ``.h5``, ``.keras`` (Keras 2.12+), and a SavedModel
 (``model.save(dir)`` in Keras 2, ``model.export(dir)`` in Keras 3); and as old projects ship
@@ -55,6 +56,16 @@ def two_tower():
     return keras.Model(inputs=[text, meta], outputs=[score, tags], name="two_tower")
 
 
+VOCABULARY = ["good", "bad", "movie", "plot", "great", "boring", "actor", "story"]
+
+
+def text_vectorized():
+    review = keras.Input(shape=(1,), dtype="string", name="review")
+    ids = keras.layers.TextVectorization(vocabulary=VOCABULARY, output_sequence_length=6)(review)
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(len(VOCABULARY) + 2, 4)(ids))
+    return keras.Model(review, keras.layers.Dense(1)(pooled), name="text_vectorized")
+
+
 def save_all(model, folder):
     os.makedirs(folder, exist_ok=True)
     model.save(os.path.join(folder, "model.h5"))
@@ -73,7 +84,7 @@ def save_all(model, folder):
 def main(out):
     tf.random.set_seed(7)
     np.random.seed(7)
-    for build in (text_lstm, two_tower):
+    for build in (text_lstm, two_tower, text_vectorized):
         model = build()
         model.compile(optimizer="adam", loss="mse")
         save_all(model, os.path.join(out, build.__name__))

@@ -16,13 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from corpus_standalone import STANDALONE_STACKS
 from pages import Page
+
+from matrix.envs import ensure_env
+from matrix.stacks import Stack
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD, KERAS2, KERAS3 = "tf2.9-py3.8", "tf2.15-py3.11", "keras3.15-tf2.21-py3.11"
 STACKS = (OLD, KERAS2, KERAS3)
+K1, K21 = STANDALONE_STACKS  # standalone Keras 1.2 and 2.1, which write the corpus' oldest files
 CASES = ("custom_loss", "module_layer", "lambda_layer")
 ARTIFACTS = {"h5": "model.h5", "keras": "model.keras", "savedmodel": "savedmodel"}
 PROJECT_FILES = {
@@ -100,6 +105,27 @@ CORPUS_VERDICTS = {
     f"{KERAS3}.two_tower.model.h5": ("error", "error", "compile=False"),
     f"{KERAS3}.two_tower.model.keras": ("error", "error", "ok"),
     f"{KERAS3}.two_tower.savedmodel": ("error", "tf.saved_model.load", "tf.saved_model.load"),
+    # raw strings through a TextVectorization: its vocabulary survives every format that loads
+    f"{OLD}.text_vectorized.model.h5": ("ok", "ok", "compile=False"),
+    f"{OLD}.text_vectorized.savedmodel": ("ok", "ok", "TFSMLayer"),
+    f"{KERAS2}.text_vectorized.model.h5": ("error", "ok", "compile=False"),
+    f"{KERAS2}.text_vectorized.model.keras": ("error", "ok", "tf_keras"),
+    f"{KERAS2}.text_vectorized.savedmodel": ("error", "ok", "TFSMLayer"),
+    f"{KERAS3}.text_vectorized.model.h5": ("error", "error", "compile=False"),
+    f"{KERAS3}.text_vectorized.model.keras": ("error", "error", "ok"),
+    f"{KERAS3}.text_vectorized.savedmodel": ("error", "tf.saved_model.load", "TFSMLayer"),
+    # standalone Keras (tests/corpus_standalone.py): Keras 1's layer arguments load nowhere, a
+    # Sequential written as a list loads in Keras 2 only (its input from the first layer's shape)
+    f"{K1}.text_lstm.model.h5": ("error", "error", "error"),
+    f"{K21}.text_lstm.model.h5": ("ok", "ok", "tf_keras"),
+    f"{K21}.two_tower.model.h5": ("ok", "ok", "compile=False"),
+}
+CORPUS_SIGNATURES = {  # (file, stack): the catalog entry its error gets, as measured
+    (f"{K1}.text_lstm.model.h5", OLD): "keras1-config", (f"{K1}.text_lstm.model.h5", KERAS2): "keras1-config",
+    (f"{K1}.text_lstm.model.h5", KERAS3): "keras3-list-sequential",
+    (f"{KERAS2}.text_vectorized.model.h5", OLD): "text-vectorization-encoding",
+    (f"{KERAS2}.text_vectorized.savedmodel", OLD): "savedmodel-builtin-name-conflict",
+    (f"{KERAS3}.text_vectorized.model.keras", KERAS2): "keras-module-path",
 }
 
 
@@ -108,40 +134,65 @@ def corpus(setting: dict[str, Any]) -> dict[str, Any]:
     """tests/corpus.py's files, saved by the matrix's own three stacks, checked against them."""
     workspace, folder = setting["workspace"], setting["user"] / "corpus"
     for producer in STACKS:
-        python = workspace / "envs" / producer / "bin" / "python"
-        made = subprocess.run([str(python), str(ROOT / "tests" / "corpus.py"), str(folder / "saved" / producer)],
-                              capture_output=True, text=True, timeout=600,
-                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        assert made.returncode == 0, made.stderr[-3000:]
-        for model in (folder / "saved" / producer).iterdir():
-            for artifact in model.iterdir():
-                copy = shutil.copytree if artifact.is_dir() else shutil.copyfile
-                copy(artifact, folder / f"{producer}.{model.name}.{artifact.name}")
+        save_corpus(workspace / "envs" / producer / "bin" / "python", "corpus.py", folder, producer)
+    for producer, (python, requirements) in STANDALONE_STACKS.items():
+        env = ensure_env(Stack(id=producer, python=python, requirements=requirements, family="keras2"),
+                         workspace / "envs")
+        assert env.status == "ready" and env.python, env.reason
+        save_corpus(env.python, "corpus_standalone.py", folder, producer)
     where = ("--workspace", str(workspace), "--stacks", *STACKS)
     models = sorted(path.name for path in folder.iterdir() if path.name.endswith(("model.h5", ".keras", "savedmodel")))
     result = command("check", *models, *where, "--site", str(folder / "site"), cwd=folder)
     assert result.returncode == 0, result.stdout + result.stderr
-    weights = {"text_lstm": [name for producer in STACKS for name in (
+    weights = {"text_lstm": [name for producer in (*STACKS, *STANDALONE_STACKS) for name in (
         f"{producer}.text_lstm.model.weights.h5", f"{producer}.text_lstm.checkpoint") if (folder / name).exists()],
-        "two_tower": [f"{producer}.two_tower.model.weights.h5" for producer in STACKS]}
+        "two_tower": [f"{producer}.two_tower.model.weights.h5" for producer in (*STACKS, K21)],
+        "keras1": [f"{K1}.text_lstm.model.weights.h5"]}
     options = {"text_lstm": ("--build", "corpus:text_lstm", "--import-path", str(ROOT / "tests")),
-               "two_tower": ("--architecture", str(folder / f"{KERAS2}.two_tower.model.json"))}
+               "two_tower": ("--architecture", str(folder / f"{KERAS2}.two_tower.model.json")),
+               "keras1": ("--architecture", str(folder / f"{K1}.text_lstm.model.json"))}
     checks = {}
     for model, files in weights.items():
         site = folder / f"site-{model}"
         checked = command("check", *files, *options[model], *where, "--site", str(site), cwd=folder)
         assert checked.returncode == 0, checked.stdout + checked.stderr
         checks[model] = json.loads((site / "check" / "results.json").read_text())
+    import numpy
+
+    numpy.savez(folder / "two.npz", numpy.zeros((2, 20)), numpy.zeros((2, 4)))
+    misfit = command("check", f"{OLD}.text_lstm.model.h5", "--input", "two.npz", *where,
+                     "--site", str(folder / "site-misfit"), cwd=folder)
+    assert misfit.returncode == 0, misfit.stdout + misfit.stderr
+    mismatched = command("check", f"{OLD}.two_tower.model.weights.h5", *options["text_lstm"], *where,
+                         "--site", str(folder / "site-mismatched"), cwd=folder)
     unbuilt = command("check", *weights["text_lstm"], *where, "--site", str(folder / "site-unbuilt"), cwd=folder)
     return {"names": models, "result": result, "weights": weights, "checks": checks, "unbuilt": unbuilt,
+            "misfit": (misfit, json.loads((folder / "site-misfit" / "check" / "results.json").read_text())),
+            "mismatched": (mismatched, json.loads((folder / "site-mismatched" / "check" / "results.json").read_text())),
             "results": json.loads((folder / "site" / "check" / "results.json").read_text())}
+
+
+def save_corpus(python: Path, script: str, folder: Path, producer: str) -> None:
+    """Runs tests/SCRIPT with a producer's Python; its files go to FOLDER as PRODUCER.MODEL.FILE."""
+    made = subprocess.run([str(python), str(ROOT / "tests" / script), str(folder / "saved" / producer)],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert made.returncode == 0, made.stderr[-3000:]
+    for model in (folder / "saved" / producer).iterdir():
+        for artifact in model.iterdir():
+            copy = shutil.copytree if artifact.is_dir() else shutil.copyfile
+            copy(artifact, folder / f"{producer}.{model.name}.{artifact.name}")
 
 
 def test_real_models_get_the_verdicts_measured_by_hand(corpus: dict[str, Any]) -> None:
     assert corpus["names"] == sorted(CORPUS_VERDICTS)
     found = {(c["producer"], c["consumer"]): c["remedy"] or c["verdict"] for c in corpus["results"]["cells"]}
     assert {name: tuple(found[(name, stack)] for stack in STACKS) for name in corpus["names"]} == CORPUS_VERDICTS
-    assert "no reference" not in corpus["result"].stdout
+    assert "no reference: no stack both loads it" in next(
+        line for line in corpus["result"].stdout.splitlines() if line.startswith(f"{K1}.text_lstm.model.h5"))
+    assert all(line.startswith((K1, f"matrix: {K1}")) for line in corpus["result"].stdout.splitlines()
+               if "no reference" in line)
+    cells = {(c["producer"], c["consumer"]): c for c in corpus["results"]["cells"]}
+    assert {key: cells[key]["signature_id"] for key in CORPUS_SIGNATURES} == CORPUS_SIGNATURES
 
 
 def test_every_output_is_compared_by_name_and_a_failed_prediction_is_not_a_failed_load(
@@ -166,7 +217,8 @@ def test_every_output_is_compared_by_name_and_a_failed_prediction_is_not_a_faile
 # Weights alone, measured by hand: TF 2.15 and Keras 3 write save_weights("*.weights.h5") in the
 # new layout, which TF 2.9 finds no layers in; TF 2.9's legacy file under that name loads in TF
 # 2.15 and Keras 3 only copied to a .h5 name; Keras 3 reads no TensorFlow checkpoint, and no
-# Keras 2 to_json() (Could not locate class 'Functional').
+# Keras 2 to_json() (Could not locate class 'Functional'). Keras 1's weights load into today's model
+# in Keras 2; Keras 3 finds 12 arrays for the LSTM's 3 (the copy's error, not the name's).
 WEIGHTS_VERDICTS = {
     "text_lstm": {
         f"{OLD}.text_lstm.model.weights.h5": ("ok", "renamed", "renamed"),
@@ -174,15 +226,19 @@ WEIGHTS_VERDICTS = {
         f"{KERAS2}.text_lstm.model.weights.h5": ("error", "ok", "ok"),
         f"{KERAS2}.text_lstm.checkpoint": ("ok", "ok", "error"),
         f"{KERAS3}.text_lstm.model.weights.h5": ("error", "ok", "ok"),
+        f"{K1}.text_lstm.model.weights.h5": ("ok", "renamed", "error"),  # Keras 3 no longer converts its LSTM's
+        f"{K21}.text_lstm.model.weights.h5": ("ok", "renamed", "renamed"),
     },
     "two_tower": {
         f"{OLD}.two_tower.model.weights.h5": ("ok", "renamed", "error"),
         f"{KERAS2}.two_tower.model.weights.h5": ("error", "ok", "error"),
         f"{KERAS3}.two_tower.model.weights.h5": ("error", "ok", "error"),
+        f"{K21}.two_tower.model.weights.h5": ("ok", "renamed", "error"),
     },
+    "keras1": {f"{K1}.text_lstm.model.weights.h5": ("error", "error", "error")},  # with Keras 1's own to_json()
 }
 WEIGHTS_SIGNATURES = {"new-weights-in-old-keras", "keras3-weights-checkpoint", "legacy-weights-new-name",
-                      "keras2-json-in-keras3"}
+                      "keras2-json-in-keras3", "weights-do-not-fit", "keras1-config", "keras3-list-sequential"}
 
 
 def test_weights_alone_load_into_the_model_built_or_read_for_them(corpus: dict[str, Any]) -> None:
@@ -199,6 +255,26 @@ def test_weights_alone_load_into_the_model_built_or_read_for_them(corpus: dict[s
     assert formats[f"{OLD}.text_lstm.model.weights.h5"] == "weights"
 
 
+def test_an_input_that_does_not_fit_is_said_once_and_the_loads_still_count(corpus: dict[str, Any]) -> None:
+    result, checked = corpus["misfit"]
+    for cell in checked["cells"]:  # TF 2.9's text model loads in each (Keras 3: tf_keras), as measured
+        assert cell["verdict"] == "not-predicted" and any(a["loaded"] for a in cell["attempts"]), cell["consumer"]
+        assert cell["error"]["message"].startswith("the --input does not fit the model: it holds 2 array(s), "
+                                                   "the model takes 1")
+    line = next(line for line in result.stdout.splitlines() if line.startswith(f"{OLD}.text_lstm.model.h5 ("))
+    assert "loads, not predicted, in 3 (the --input does not fit the model" in line
+
+
+def test_weights_for_another_model_are_said_not_to_fit(corpus: dict[str, Any]) -> None:
+    """The two-input model's weights into the text model: every stack says so, in its own words
+    (TF 2.9 counts layers, the others' copy to a .h5 name does: its error, not the name's)."""
+    result, checked = corpus["mismatched"]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {c["consumer"]: (c["verdict"], c["signature_id"]) for c in checked["cells"]} == {
+        stack: ("error", "weights-do-not-fit") for stack in STACKS}
+    assert "The weights do not fit the model they are loaded into" in result.stdout
+
+
 def test_weights_alone_without_a_model_are_named_with_the_fix(corpus: dict[str, Any]) -> None:
     unbuilt = corpus["unbuilt"]
     assert unbuilt.returncode == 1
@@ -212,7 +288,13 @@ def test_what_wrote_each_file_is_read_from_the_file(corpus: dict[str, Any], sett
     """Each producer's versions as its worker imported them, against what its files record."""
     stacks = {s["id"]: s for s in setting["checks"][0]["results"]["stacks"]}
     for entry in corpus["results"]["files"]:
-        producer, origin = stacks[entry["name"].split(".text_lstm")[0].split(".two_tower")[0]], entry["origin"]
+        name = next(p for p in (*stacks, *STANDALONE_STACKS) if entry["name"].startswith(f"{p}."))
+        origin = entry["origin"]
+        if name in STANDALONE_STACKS:  # Keras 1 records no backend
+            keras = next(pin.split("==")[1] for pin in STANDALONE_STACKS[name][1] if pin.startswith("keras=="))
+            assert origin == {"keras_version": keras, "backend": "not recorded" if name == K1 else "tensorflow"}
+            continue
+        producer = stacks[name]
         if entry["format"] == "savedmodel":
             assert origin["tensorflow_version"] == producer["tensorflow"]
             keras2 = producer["keras_flavor"] != "keras3"
