@@ -40,7 +40,12 @@ class UserFile:
 
 
 def inspect_files(paths: list[Path]) -> list[UserFile]:
-    """Each path inspected, named by its base name (its path as given when two share one)."""
+    """Each file inspected once (a path given twice, or by two spellings, is one file), named by
+    its base name (its path as given when two share one)."""
+    unique: dict[Path, Path] = {}
+    for path in paths:
+        unique.setdefault(path.resolve(), path)  # the first spelling, in the order given
+    paths = list(unique.values())
     base_names = [path.name or str(path) for path in paths]
     return [inspect_file(path, name if base_names.count(name) == 1 else str(path))
             for path, name in zip(paths, base_names, strict=True)]

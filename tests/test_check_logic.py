@@ -121,6 +121,12 @@ def test_files_sharing_a_base_name_are_named_by_their_paths(tmp_path: Path) -> N
     assert [f.name for f in inspect_files(paths)] == [str(paths[0]), str(paths[1]), "other.h5"]
 
 
+def test_a_file_given_twice_is_checked_once(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    again = tmp_path / "a" / ".." / "model.h5"
+    assert [f.name for f in inspect_files([tmp_path / "model.h5", again, tmp_path / "model.h5"])] == ["model.h5"]
+
+
 def test_a_sample_must_be_a_numpy_file(tmp_path: Path) -> None:
     good, bad = tmp_path / "x.npy", tmp_path / "x.csv"
     good.write_bytes(b"\x93NUMPY\x01\x00")
