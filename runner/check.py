@@ -46,6 +46,10 @@ class NoInput(Exception):
     """No input could be built for the model: the check loads it and says so."""
 
 
+class BuildFailed(Exception):
+    """The user's --build function did not give a model in this stack (its code, not Keras')."""
+
+
 def predict_cell(keras, cell):
     """The reference candidate: the first rung that loads and predicts, and what it predicted."""
     user, problem = user_objects(cell)
@@ -129,17 +133,26 @@ class UserObjects:
             sys.path.insert(0, os.path.abspath(self.code_dir))
 
     def build(self):
-        """A new model from the --build function, or an error that says what it gave instead."""
+        """A new model from the --build function, or BuildFailed saying what went wrong instead."""
         if not self.build_spec:
             raise ValueError("weights only, and no --build function or --architecture file to load them into")
         self.on_path()
         module_name, _, name = self.build_spec.partition(":")
-        function = getattr(importlib.import_module(module_name), name, None)
+        what = "--build " + self.build_spec
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            problem = "{}: importing {} failed: {}: {}".format(what, module_name, type(exc).__name__, exc)
+            raise BuildFailed(problem) from exc
+        function = getattr(module, name, None)
         if not callable(function):
-            raise AttributeError("--build {}: {} has no function {!r}".format(self.build_spec, module_name, name))
-        model = function()
+            raise BuildFailed("{}: {} has no function {!r}".format(what, module_name, name))
+        try:
+            model = function()
+        except Exception as exc:
+            raise BuildFailed("{} raised {}: {}".format(what, type(exc).__name__, exc)) from exc
         if not (hasattr(model, "load_weights") and hasattr(model, "to_json")):
-            raise TypeError("--build {} returned {}, not a Keras model".format(self.build_spec, type(model).__name__))
+            raise BuildFailed("{} returned {}, not a Keras model".format(what, type(model).__name__))
         return model
 
     def under(self, other_keras):

@@ -16,7 +16,15 @@ import pytest
 
 from matrix.userfiles import hdf5_end_of_file, inspect_file, inspect_files, sample_problem
 from reports.check import summary
-from runner.check import UserObjects, compare_outputs, deterministic_array, input_misfit, model_input, objects_of
+from runner.check import (
+    BuildFailed,
+    UserObjects,
+    compare_outputs,
+    deterministic_array,
+    input_misfit,
+    model_input,
+    objects_of,
+)
 from runner.modelfile import InputSpec, config_specs, keras_metadata_config, output_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -371,12 +379,14 @@ def test_bad_options_stop_before_any_stack_with_one_clear_line(tmp_path: Path) -
 def test_a_build_function_that_fails_or_gives_no_model_says_so(tmp_path: Path) -> None:
     (tmp_path / "project.py").write_text("def number():\n    return 3\n\n\ndef broken():\n"
                                          "    raise RuntimeError('needs a GPU')\n")
-    with pytest.raises(TypeError, match=r"^--build project:number returned int, not a Keras model$"):
+    with pytest.raises(BuildFailed, match=r"^--build project:number returned int, not a Keras model$"):
         UserObjects([], str(tmp_path), "project:number").build()
-    with pytest.raises(RuntimeError, match="needs a GPU"):
+    with pytest.raises(BuildFailed, match=r"^--build project:broken raised RuntimeError: needs a GPU$"):
         UserObjects([], str(tmp_path), "project:broken").build()
-    with pytest.raises(AttributeError, match=r"^--build project:absent: project has no function 'absent'$"):
+    with pytest.raises(BuildFailed, match=r"^--build project:absent: project has no function 'absent'$"):
         UserObjects([], str(tmp_path), "project:absent").build()
+    with pytest.raises(BuildFailed, match=r"^--build nowhere:f: importing nowhere failed: ModuleNotFoundError: "):
+        UserObjects([], str(tmp_path), "nowhere:f").build()
     sys.modules.pop("project", None)
 
 
