@@ -1,12 +1,16 @@
 """New releases on PyPI that the stacks declaration misses, printed as stacks ready to paste.
 
-Asks PyPI's JSON API for TensorFlow, Keras and tf-keras releases; keeps the latest final patch
-of each minor that is at least a day old (a release younger than that may still be yanked or
-followed by a fix); compares with the pins in the declaration. Needs no TensorFlow.
+Asks the package index's JSON API for TensorFlow, Keras and tf-keras releases; keeps the latest
+final patch of each minor that is at least a day old (a release younger than that may still be
+yanked or followed by a fix); compares with the pins in the declaration. Needs no TensorFlow.
+
+The index is the one this machine installs from (``package_index``): $MATRIX_PYPI_URL (a JSON
+API itself), else the index uv or pip is configured with, else PyPI.
 """
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import re
@@ -15,12 +19,15 @@ import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from matrix.errors import MatrixError
 from matrix.stacks import Family, Stack, family_named
 
-PYPI_URL = os.environ.get("MATRIX_PYPI_URL", "https://pypi.org/pypi")
+PUBLIC_JSON_API = "https://pypi.org/pypi"
+INDEX_VARIABLES = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")  # the first set wins
+MACHINE_PIP_CONFIG = Path("/etc/pip.conf")
 MIN_AGE = timedelta(days=1)
 FINAL = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:\.post\d+)?$")
 WHEEL_PYTHON = re.compile(r"-cp3(\d+)-")
@@ -37,14 +44,75 @@ class Release:
     pythons: tuple[str, ...]
 
 
-def fetch_releases(package: str) -> dict[str, Any]:
-    url = f"{PYPI_URL.rstrip('/')}/{package}/json"
+@dataclass(frozen=True)
+class PackageIndex:
+    """A JSON API (the URL before ``/PACKAGE/json``) and where this machine names it."""
+
+    json_api: str
+    origin: str
+
+
+def package_index(environ: dict[str, str] | None = None) -> PackageIndex:
+    """$MATRIX_PYPI_URL; else the first of $UV_DEFAULT_INDEX, $UV_INDEX_URL, $PIP_INDEX_URL;
+    else ``index-url`` in pip's config files, in pip's order; else PyPI."""
+    environ = dict(os.environ) if environ is None else environ
+    if environ.get("MATRIX_PYPI_URL"):
+        return PackageIndex(environ["MATRIX_PYPI_URL"].rstrip("/"), "MATRIX_PYPI_URL")
+    for variable in INDEX_VARIABLES:
+        if environ.get(variable):
+            return index_api(environ[variable], variable)
+    for path in pip_config_files(environ):
+        url = config_index_url(path)
+        if url:
+            return index_api(url, str(path))
+    return PackageIndex(PUBLIC_JSON_API, "the default, PyPI")
+
+
+def pip_config_files(environ: dict[str, str]) -> list[Path]:
+    """pip's config files, the one that wins first: $PIP_CONFIG_FILE, the virtualenv's, the
+    user's, then the machine's ($XDG_CONFIG_DIRS, /etc)."""
+    home = Path(environ.get("HOME", "~")).expanduser()
+    files = [Path(environ["PIP_CONFIG_FILE"])] if environ.get("PIP_CONFIG_FILE") else []
+    if environ.get("VIRTUAL_ENV"):
+        files.append(Path(environ["VIRTUAL_ENV"]) / "pip.conf")
+    files += [Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "pip" / "pip.conf", home / ".pip" / "pip.conf",
+              MACHINE_PIP_CONFIG]
+    files += [Path(folder) / "pip" / "pip.conf" for folder in environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(":")]
+    return files
+
+
+def config_index_url(path: Path) -> str | None:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path)
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None  # pip itself says what is wrong with its own config
+    for section in ("global", "install"):
+        value = parser.get(section, "index-url", fallback=None) or parser.get(section, "index_url", fallback=None)
+        if value:
+            return value.strip()
+    return None
+
+
+def index_api(url: str, origin: str) -> PackageIndex:
+    """The JSON API of a simple index at ``.../simple``: ``.../pypi``, where PyPI keeps its own."""
+    base = url.rstrip("/")
+    if not base.endswith("/simple"):
+        raise MatrixError(f"the package index {url} (from {origin}) does not end in /simple, so its JSON API "
+                          "cannot be derived: set MATRIX_PYPI_URL to it (the URL before /PACKAGE/json)")
+    return PackageIndex(base[: -len("simple")] + "pypi", origin)
+
+
+def fetch_releases(package: str, index: PackageIndex | None = None) -> dict[str, Any]:
+    index = index or package_index()
+    url = f"{index.json_api}/{package}/json"
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
             return dict(json.load(response)["releases"])
     except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
-        raise MatrixError(f"cannot read {url} ({exc}): check the network or proxy, or point "
-                          "MATRIX_PYPI_URL at a PyPI JSON API mirror") from exc
+        raise MatrixError(f"cannot read {url} ({exc}), the JSON API of the index from {index.origin}: check the "
+                          "network or proxy; if that index has no JSON API there, set MATRIX_PYPI_URL to one "
+                          "(the URL before /PACKAGE/json)") from exc
 
 
 def latest_patches(releases: dict[str, Any], now: datetime) -> dict[tuple[int, int], Release]:
@@ -140,9 +208,10 @@ def missing_tf_keras(tf_keras: dict[tuple[int, int], Release], tf: dict[tuple[in
 def missing_stacks(stacks: list[Stack], now: datetime | None = None) -> list[str]:
     """Every stack block the declaration misses, from what PyPI says today."""
     now = now or datetime.now(UTC)
-    tf = latest_patches(fetch_releases("tensorflow-cpu"), now)
-    keras = latest_patches(fetch_releases("keras"), now)
-    tf_keras = latest_patches(fetch_releases("tf-keras"), now)
+    index = package_index()
+    tf = latest_patches(fetch_releases("tensorflow-cpu", index), now)
+    keras = latest_patches(fetch_releases("keras", index), now)
+    tf_keras = latest_patches(fetch_releases("tf-keras", index), now)
     blocks = [*missing_tensorflow(tf, keras, stacks), *missing_keras3(keras, tf, stacks),
               *missing_tf_keras(tf_keras, tf, stacks)]
     return list(dict.fromkeys(blocks))  # a new TF and a new Keras can suggest the same stack
