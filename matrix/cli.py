@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from matrix.baseimage import DEFAULT_SUITE, DEFAULT_TAG, MIRROR_VARIABLE, build_base_image
 from matrix.bench import print_figures, run_bench
 from matrix.check import CheckRequest, check_files
 from matrix.containers import DockerOptions
@@ -92,6 +93,12 @@ def parser() -> argparse.ArgumentParser:
     versions = commands.add_parser("versions", help="print the stacks PyPI has and the declaration misses")
     versions.add_argument("--stacks-file", type=Path, default=DECLARATION,
                           help="the stacks declaration (default matrix/stacks.toml)")
+    base = commands.add_parser("base-image", help="make the Debian base image of stack images with debootstrap, "
+                                                  "where no registry is reachable (root)")
+    base.add_argument("--mirror", metavar="URL",
+                      help=f"the Debian mirror (default: ${MIRROR_VARIABLE}, or the one apt's sources files name)")
+    base.add_argument("--suite", default=DEFAULT_SUITE, help=f"the Debian release (default {DEFAULT_SUITE})")
+    base.add_argument("--tag", default=DEFAULT_TAG, help=f"the image's name (default {DEFAULT_TAG})")
     return top
 
 
@@ -146,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         commands = {"run": run_command, "check": check_command, "list": list_command, "versions": versions_command,
-                    "bench": bench_command}
+                    "bench": bench_command, "base-image": base_image_command}
         return commands[args.command](args)
     except MatrixError as exc:
         print(f"matrix: error: {exc}", file=sys.stderr)
@@ -210,6 +217,12 @@ def versions_command(args: argparse.Namespace) -> int:
         return 0
     print(f"# {len(blocks)} stack(s) PyPI has that {args.stacks_file} misses; paste, then check each installs:\n")
     print("\n\n".join(blocks))
+    return 0
+
+
+def base_image_command(args: argparse.Namespace) -> int:
+    mirror = build_base_image(args.tag, args.suite, args.mirror)
+    print(f"matrix: {args.tag}: Debian {args.suite} from {mirror}")
     return 0
 
 
