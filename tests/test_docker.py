@@ -8,6 +8,7 @@ certificates for the builds."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -109,13 +110,27 @@ def test_a_check_in_containers_gives_the_venv_backends_verdicts(engine: Any, run
 def test_a_worker_container_has_no_network_and_no_root(engine: Any, tmp_path: Path) -> None:
     stack = {s.id: s for s in load_stacks()}[STACKS[0]]
     env = ensure_image(stack, DockerOptions(BASE, Path(CA) if CA else None))
-    probe = ("import os, socket\\n"
-             "print('uid', os.getuid())\\n"
-             "try:\\n    socket.create_connection(('pypi.org', 443), 3); print('network: yes')\\n"
-             "except OSError as exc:\\n    print('network: no', type(exc).__name__)\\n")
-    log = tmp_path / "probe.log"
-    worker = start_container(env, stack, ["/opt/stack/bin/python", "-c", probe], tmp_path, log, 1024)
-    while worker.poll() is None:
-        time.sleep(0.2)
-    text = log.read_text()
-    assert "network: no" in text and "uid 0" not in text, text
+    address = host_address()
+    with socket.create_server((address, 0)) as listener:
+        port = listener.getsockname()[1]
+        socket.create_connection((address, port), 3).close()  # the host reaches it; needs no name, nor the outside
+        probe = ("import os, socket\n"
+                 "print('uid', os.getuid())\n"
+                 "print('interfaces', sorted(os.listdir('/sys/class/net')))\n"
+                 f"try:\n    socket.create_connection(({address!r}, {port}), 3); print('network: yes')\n"
+                 "except OSError as exc:\n    print('network: no,', type(exc).__name__)\n")
+        log = tmp_path / "probe.log"
+        worker = start_container(env, stack, ["/opt/stack/bin/python", "-c", probe], tmp_path, log, 1024)
+        while worker.poll() is None:
+            time.sleep(0.2)
+    lines = log.read_text().splitlines()
+    # each line printed by the probe itself (a traceback that quotes the probe's source must not pass)
+    assert lines[0].startswith("uid ") and lines[0] != "uid 0", lines
+    assert lines[1] == "interfaces ['lo']" and lines[2].startswith("network: no, "), lines
+
+
+def host_address() -> str:
+    """This machine's own address on its network: a UDP connect picks the route, sends nothing."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as route:
+        route.connect(("10.255.255.255", 1))
+        return str(route.getsockname()[0])
