@@ -86,6 +86,8 @@ def build_base_image(tag: str = DEFAULT_TAG, suite: str = DEFAULT_SUITE, mirror:
         tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         imported = subprocess.run(["docker", "import", "-c", 'CMD ["bash"]', "-", tag], stdin=tar.stdout,
                                   capture_output=True, text=True)
+        if tar.stdout:
+            tar.stdout.close()  # a docker that gave up early must not leave tar blocked on the pipe
         tar.wait()
         if imported.returncode != 0 or tar.returncode != 0:
             raise MatrixError(f"docker import of {tag} failed: {imported.stderr.strip()[-500:]}")

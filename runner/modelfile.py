@@ -92,7 +92,7 @@ def read_config(path, fmt):
 def model_layers(config):
     """The layer configs of a model config (a Sequential's old list form too)."""
     inner = config.get("config")
-    if isinstance(inner, list):  # Keras before 2.2.3 wrote a Sequential as its list of layers
+    if isinstance(inner, list):  # old standalone Keras (1.2.2, 2.1.6; not 2.2.4) wrote its list of layers
         return inner
     return (inner.get("layers") if isinstance(inner, dict) else None) or []
 

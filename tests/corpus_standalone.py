@@ -5,7 +5,7 @@ TensorFlow 1.x backend, before Keras moved into TensorFlow):
 
 - ``text_lstm``: a ``Sequential`` without an ``Input``: the ``Embedding``'s ``input_length``
   declares the input, so the file's config holds only the first layer's ``batch_input_shape``.
-  Keras before 2.2.3 writes a ``Sequential``'s config in its old form, a bare list of layers.
+  Keras 1.2.2 and 2.1.6 write a ``Sequential``'s config in its old form, a bare list of layers.
 - ``two_tower`` (Keras 2 only): two named inputs, two named outputs.
 
 Saved as ``model.h5``, its weights alone (``model.weights.h5``) and ``model.json``.

@@ -189,7 +189,7 @@ KERAS2_FUNCTIONAL_EMBEDDING = {"class_name": "Functional", "config": {"layers": 
     {"class_name": "Embedding", "name": "embedding", "config": {"name": "embedding", "input_dim": 30},
      "inbound_nodes": [[["ids", 0, 0, {}]]]}],
     "input_layers": [["ids", 0, 0]], "output_layers": [["embedding", 0, 0]]}}
-# Keras before 2.2.3 wrote a Sequential's config as the list of its layers
+# Old standalone Keras (1.2.2 and 2.1.6, measured) wrote a Sequential's config as the list of its layers
 LIST_SEQUENTIAL = {"class_name": "Sequential", "config": [
     {"class_name": "Embedding", "config": {"name": "embedding_1", "batch_input_shape": [None, 20], "dtype": "float32",
                                            "input_dim": 5000}},
