@@ -322,7 +322,7 @@ def model_input(inputs, by_name):
 
 
 def string_tensor(array):
-    if getattr(array, "dtype", None) is None or array.dtype.kind not in "USO":
+    if array.dtype.kind not in "USO":
         return array
     import tensorflow as tf
 
