@@ -1,7 +1,8 @@
 """run.json: every cell of a run, assembled from its records, and what the run did.
 
-A cell comes from its save record (nothing saved: ``blocked`` or ``unsupported``), its load
-record (none: ``missing``) and the self-check's verifications of that load record.
+A cell comes from its save record (nothing saved: ``blocked``, ``unsupported`` or
+``unavailable``), its load record (none: ``missing``) and the self-check's verifications of that
+load record.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from matrix.store import Record, Workspace
 from matrix.verify import verification_entry, verifications
 from matrix.views import AttemptData, CaseEntry, Cell, ErrorData, FamilyEntry, RunFile, StackEntry, Verification
 from runner.protocol import FORMAT_NAMES, SCHEMA, failed_cell
+
+# A save that did not happen, by its status, and what the cell's error says of it; any other
+# status (error, crashed, timeout, no record) makes a ``blocked`` cell.
+NOT_SAVED = {"unsupported": "the producer cannot write this format",
+             "unavailable": "the producer cannot build this case",
+             "blocked": "the producer could not save this"}
 
 
 @dataclass(frozen=True)
@@ -59,9 +66,9 @@ def cell_of(producer: str, consumer: str, case: str, fmt: str, saved: Record, wo
                 "container": saved.get("container"), "save_error": saved.get("error")}
     status = saved.get("status")
     if status != "saved":
-        verdict = "unsupported" if status == "unsupported" else "blocked"
+        verdict = status if status in NOT_SAVED else "blocked"
         reason = saved.get("reason") or (saved.get("error") or {}).get("message", "no save record")
-        error = {"type": f"Save{verdict.capitalize()}", "message": f"the producer could not save this: {reason}"}
+        error = {"type": f"Save{verdict.capitalize()}", "message": f"{NOT_SAVED[verdict]}: {reason}"}
         return cast(Cell, {**identity, **failed_cell(verdict, error), "seconds": None, "verified": []})
     loaded = read(workspace.load_record(producer, consumer, case, fmt)) or {}
     verified = [verification_entry(r) for r in checks.get((producer, consumer, case, fmt), [])

@@ -33,13 +33,8 @@ from runner.modelfile import (
     saved_model_specs,
 )
 from runner.protocol import WEIGHTS_FORMATS, describe_error, failed_cell, loaded_cell, read_json
-from runner.worker import fixed_input, main
-
-SEQUENCE_STEPS = 8  # the length given to an input dimension the model leaves open
-INTEGER_VALUES = 10  # integer inputs no layer bounds take values below this
-# the words of a string input whose lookup layer lists no vocabulary (an adapted one keeps it elsewhere)
-COMMON_WORDS = ("the", "a", "good", "bad", "movie", "great", "is", "not", "and", "it")
-SENTENCE_WORDS = 3  # the words in each value of an input that feeds a TextVectorization
+from runner.samples import fixed_inputs, read_reference, reference_data
+from runner.worker import main
 
 
 class NoInput(Exception):
@@ -73,7 +68,7 @@ def load_cell(keras, cell):
         return failed("the expected outputs do not read", exc)
     names = architecture.output_names()
     attempts = ladder.run_ladder(keras, user, cell["file"], inputs, expected, cell_rungs(cell, names),
-                                 user_probes(names), compare_outputs)
+                                 user_probes(names))
     return dict(checked_cell(attempts, no_input), origin=file_origin(cell["file"], cell["format"]))
 
 
@@ -209,7 +204,7 @@ def cell_rungs(cell, names):
         mode, call, make_model = model_source(cell.get("architecture"))
         rungs = [rung._replace(mode="{} + {}".format(mode, rung.mode), call="{}; {}".format(call, rung.call),
                                load=weights_loader(make_model, rung.load)) for rung in WEIGHTS_RUNGS]
-        return [rung._replace(load=naming(rung, names)) for rung in rungs]
+        return ladder.named_rungs(rungs, names)
     return user_rungs(cell["unsafe"], names)
 
 
@@ -240,16 +235,8 @@ def load_weights_as_named(model, path):
 def load_weights_renamed_h5(model, path):
     """A legacy HDF5 weights file under a ``.weights.h5`` name, copied to a ``.h5`` name: Keras
     2.13+ and 3 read a ``.weights.h5`` name as the new weights layout (measured: TF 2.15, Keras 3.15)."""
-    import shutil
-    import tempfile
-
-    folder = tempfile.mkdtemp(prefix="renamed-")
-    try:
-        renamed = os.path.join(folder, "model.h5")
-        shutil.copyfile(path, renamed)
+    with ladder.copied_as_h5(path) as renamed:
         model.load_weights(renamed)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def is_legacy_weights_named_new(keras, user, path):
@@ -290,84 +277,12 @@ def user_rungs(unsafe, names=()):
             continue
         if rung.mode == "tf_keras":
             rung = rung._replace(load=load_user_with_tf_keras)
-        rungs.append(rung._replace(load=naming(rung, names)))
-    return rungs
+        rungs.append(rung)
+    return ladder.named_rungs(rungs, names)
 
 
 def user_probes(names=()):
-    return {mode: probe._replace(load=naming(probe, names)) for mode, probe in ladder.PROBES.items()}
-
-
-def naming(rung, names):
-    """The rung's load, fed the model's inputs the way its call takes them (a serving signature
-    by name, Keras in order) and giving every output by name."""
-    by_name = rung.mode in ladder.SERVING_MODES
-
-    def load_named(keras, user, path):
-        predict = rung.load(keras, user, path)
-        return lambda inputs: named_outputs(predict(model_input(inputs, by_name)), names)
-    return load_named
-
-
-def model_input(inputs, by_name):
-    """Named arrays as a call takes them: one array alone; several as a list in the model's
-    order, or as a dict by name for a serving signature (when every input has a name). Strings
-    go as tensors: Keras 3 takes no numpy array of them ("Invalid dtype: str544", measured)."""
-    inputs = [(name, string_tensor(array)) for name, array in inputs]
-    if len(inputs) == 1:
-        return inputs[0][1]
-    if by_name and all(name for name, _array in inputs):
-        return {name: array for name, array in inputs}
-    return [array for _name, array in inputs]
-
-
-def string_tensor(array):
-    if array.dtype.kind not in "USO":
-        return array
-    import tensorflow as tf
-
-    return tf.constant(array.astype(str))
-
-
-def named_outputs(outputs, names):
-    """Every output as ``[name, float64 array]``: a dict's by its keys, a list's by the names the
-    file declares (``output_N`` when it declares none, or another count)."""
-    import numpy
-
-    if isinstance(outputs, dict):
-        pairs = list(outputs.items())
-    else:
-        values = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        labels = list(names) if len(names) == len(values) else ["output_{}".format(i) for i in range(len(values))]
-        pairs = [(labels[index], value) for index, value in enumerate(values)]
-    return [[str(name), numpy.asarray(ladder.as_array(value), dtype="float64")] for name, value in pairs]
-
-
-def compare_outputs(predicted, expected):
-    """Each output against the expected one of its name (of its position when the names differ):
-    ``max_abs_diff`` the worst, ``outputs`` each one's; another count of outputs is a mismatch."""
-    pairs = paired_outputs(predicted, expected)
-    if pairs is None:
-        return {"max_abs_diff": None, "outcome": "mismatch",
-                "outputs": [{"name": name, "max_abs_diff": None, "outcome": "mismatch"} for name, _ in predicted]}
-    outputs = []
-    for name, mine, theirs in pairs:
-        diff, outcome = ladder.compare(mine, theirs)
-        outputs.append({"name": name, "max_abs_diff": diff, "outcome": outcome})
-    diffs = [o["max_abs_diff"] for o in outputs]
-    worst = None if None in diffs else max(diffs, default=0.0)
-    ok = all(o["outcome"] == "ok" for o in outputs)
-    return {"max_abs_diff": worst, "outcome": "ok" if ok else "mismatch", "outputs": outputs}
-
-
-def paired_outputs(predicted, expected):
-    """``[(name, predicted, expected)]`` by name, else by position; None when the counts differ."""
-    if len(predicted) != len(expected):
-        return None
-    theirs = dict((name, values) for name, values in expected)
-    if set(theirs) == set(name for name, _ in predicted) and len(theirs) == len(expected):
-        return [(name, values, theirs[name]) for name, values in predicted]
-    return [(name, values, expected[index][1]) for index, (name, values) in enumerate(predicted)]
+    return ladder.named_probes(ladder.PROBES, names)
 
 
 def predict_with_first_rung(keras, user, cell, inputs, no_input, architecture):
@@ -385,27 +300,21 @@ def predict_with_first_rung(keras, user, cell, inputs, no_input, architecture):
         return load_and_keep
 
     rungs = [rung._replace(load=capturing(rung.load)) for rung in cell_rungs(cell, architecture.output_names())]
-    attempts = ladder.run_ladder(keras, user, cell["file"], inputs, None, rungs)
+    attempts = ladder.run_ladder(keras, user, cell["file"], inputs, None, rungs, {})
     predicted = attempts and attempts[-1]["outcome"] == "ok"
     result = dict(checked_cell(attempts, no_input),
                   loaded_by=attempts[-1]["mode"] if predicted else None)
     if predicted:
-        result["reference_data"] = {
-            "inputs": [{"name": name, "dtype": str(array.dtype), "values": array.tolist()} for name, array in inputs],
-            "outputs": [{"name": name, "values": values.tolist()} for name, values in captured["outputs"]]}
+        result["reference_data"] = reference_data(inputs, captured["outputs"])
     return result
 
 
 def sample_of(cell, architecture):
     """The input, the outputs to expect (the chosen reference's, the user's own, or None), and
     why no input could be built (None when there is one)."""
-    import numpy
-
     if cell.get("reference"):
-        reference = read_json(cell["reference"])
-        inputs = [(entry["name"], numpy.asarray(entry["values"], dtype=entry["dtype"]))
-                  for entry in reference["inputs"]]
-        return inputs, [(entry["name"], entry["values"]) for entry in reference["outputs"]], None
+        inputs, expected = read_reference(read_json(cell["reference"]))
+        return inputs, expected, None
     expected = read_named_arrays(cell["expected"]) if cell.get("expected") else None
     inputs, no_input = given_input(cell, architecture)
     return inputs, expected, no_input
@@ -430,7 +339,7 @@ def given_input(cell, architecture):
     if not specs:
         return None, NoInput("no input could be built: the file declares no input shape; "
                              "pass one with --input FILE.npy (or .npz, one array per input)")
-    return [(spec.name, deterministic_array(spec)) for spec in specs], None
+    return fixed_inputs(specs), None
 
 
 def input_misfit(given, specs):
@@ -460,32 +369,6 @@ def read_named_arrays(path):
         with loaded:
             return [(None if name.startswith("arr_") else name, loaded[name]) for name in loaded.files]
     return [(None, loaded)]
-
-
-def deterministic_array(spec):
-    """The matrix's own fixed input (``worker.fixed_input``) in the spec's shape; indices below
-    the Embedding's ``input_dim`` (in the declared dtype) for an input that feeds one; small
-    integers from the same grid for other integer inputs (ids); words for a string input."""
-    import numpy
-
-    grid = fixed_input([SEQUENCE_STEPS if d is None else int(d) for d in list(spec.shape)[1:]])
-    if spec.index_limit:
-        indices = numpy.floor((grid + 1.0) / 2.0 * spec.index_limit)  # the grid reaches 1.0: clip
-        return numpy.minimum(indices, spec.index_limit - 1).astype(spec.dtype)
-    if "int" in spec.dtype:
-        return (numpy.rint((grid + 1.0) * 50.0) % INTEGER_VALUES).astype(spec.dtype)
-    if spec.dtype == "string":
-        return text_array(grid, spec.words or COMMON_WORDS, SENTENCE_WORDS if spec.sentences else 1)
-    return grid.astype(spec.dtype)
-
-
-def text_array(grid, words, count):
-    """Values of COUNT words each, picked from WORDS by the grid's values."""
-    import numpy
-
-    picks = numpy.minimum(numpy.floor((grid + 1.0) / 2.0 * len(words)).astype(int), len(words) - 1)
-    texts = [" ".join(words[(pick + step) % len(words)] for step in range(count)) for pick in picks.ravel()]
-    return numpy.array(texts).reshape(grid.shape)
 
 
 class Architecture(collections.namedtuple("Architecture", "config problem")):

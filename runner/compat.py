@@ -169,6 +169,21 @@ def unsupported_reason(keras, fmt):
     return None
 
 
+def missing_api(keras, names):
+    """Why this Keras cannot build a case that uses NAMES (paths under ``keras``, such as
+    ``layers.MultiHeadAttention``): the first it lacks, or None when it has them all."""
+    for name in names:
+        found = keras
+        for part in name.split("."):
+            found = getattr(found, part, None)
+            if found is None:
+                import tensorflow as tf
+
+                return "keras.{} does not exist in Keras {} (TensorFlow {})".format(
+                    name, keras_version(keras), tf.__version__)
+    return None
+
+
 def save_call(keras, fmt):
     """The public call this stack documents for ``fmt``, as a name for the record."""
     if fmt != "savedmodel":

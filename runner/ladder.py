@@ -11,7 +11,10 @@ them, so the report can say whether they are still needed. Probes never decide a
 """
 
 import collections
+import contextlib
 import os
+import shutil
+import tempfile
 import time
 
 from runner.protocol import Laps, container_of, describe_error
@@ -44,17 +47,21 @@ def load_plain(keras, case, path):
 
 def load_renamed_h5(keras, case, path):
     """An HDF5 file saved under a ``.keras`` name, copied to a ``.h5`` name and loaded."""
-    import shutil
-    import tempfile
+    with copied_as_h5(path) as renamed:
+        model = keras.models.load_model(renamed, custom_objects=case.custom_objects(), compile=False)
+    return keras_predictor(model)
 
+
+@contextlib.contextmanager
+def copied_as_h5(path):
+    """A copy of the file named ``model.h5`` (Keras picks the format by the name), removed after."""
     folder = tempfile.mkdtemp(prefix="renamed-")
     try:
         renamed = os.path.join(folder, "model.h5")
         shutil.copyfile(path, renamed)
-        model = keras.models.load_model(renamed, custom_objects=case.custom_objects(), compile=False)
+        yield renamed
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return keras_predictor(model)
 
 
 def load_unsafe(keras, case, path):
@@ -202,28 +209,28 @@ def as_array(value):
     return value.numpy() if hasattr(value, "numpy") else value
 
 
-def run_ladder(keras, subject, path, inputs, expected, rungs=LADDER, probes=PROBES, comparison=None):
+def run_ladder(keras, subject, path, inputs, expected, rungs, probes):
     """Every applicable rung in order until one predicts ``expected`` (None: until one predicts
     at all), then the custom_objects probe, when there is an expected output to probe against.
 
     ``subject`` is what the rungs ask for ``custom_objects()``: a reference case, or a user's
-    objects (``runner.check``, which also brings rungs of its own, and a ``comparison`` of
-    predicted and expected outputs giving the attempt's ``max_abs_diff`` and ``outcome``).
-    ``inputs`` None: there is nothing to predict on, and the climb stops at the first load."""
+    objects (``runner.check``, which also brings rungs of its own). The rungs take ``inputs``,
+    ``[(name, array)]``, and give named outputs (``naming``). ``inputs`` None: there is nothing
+    to predict on, and the climb stops at the first load."""
     attempts = []
     for rung in rungs:
         if rung.applies(keras, subject, path):
-            attempts.append(try_rung(keras, subject, path, rung, inputs, expected, comparison))
+            attempts.append(try_rung(keras, subject, path, rung, inputs, expected))
             if attempts[-1]["outcome"] in ("ok", "loaded"):
                 break
     loaded = attempts and attempts[-1]["outcome"] == "ok"
     probe = probes.get(attempts[-1]["mode"]) if loaded and expected is not None else None
     if probe is not None and probe.applies(keras, subject, path):
-        attempts.append(dict(try_rung(keras, subject, path, probe, inputs, expected, comparison), probe=True))
+        attempts.append(dict(try_rung(keras, subject, path, probe, inputs, expected), probe=True))
     return attempts
 
 
-def try_rung(keras, case, path, rung, inputs, expected, comparison=None):
+def try_rung(keras, case, path, rung, inputs, expected):
     """One rung: load, predict, compare with ``expected`` (None: any prediction is right)."""
     from runner.compat import clear_session
 
@@ -242,7 +249,7 @@ def try_rung(keras, case, path, rung, inputs, expected, comparison=None):
             if expected is None:
                 attempt["outcome"] = "ok"
             else:
-                attempt.update((comparison or compared)(predicted, expected))
+                attempt.update(compare_outputs(predicted, expected))
             laps("compare")
             attempt["stage"] = "done"
     except Exception as exc:  # any failure of a rung is data, never a crash of the cell
@@ -256,10 +263,88 @@ def try_rung(keras, case, path, rung, inputs, expected, comparison=None):
     return attempt
 
 
-def compared(predicted, expected):
-    """The matrix's comparison: one output, as the reference models have."""
-    diff, outcome = compare(predicted, expected)
-    return {"max_abs_diff": diff, "outcome": outcome}
+# -- named inputs and outputs ----------------------------------------------------------------
+
+def named_rungs(rungs, names):
+    """The rungs, each fed named inputs the way its call takes them and giving every output by
+    name (``names``: the output names to give a list of outputs)."""
+    return [rung._replace(load=naming(rung, names)) for rung in rungs]
+
+
+def named_probes(probes, names):
+    return {mode: probe._replace(load=naming(probe, names)) for mode, probe in probes.items()}
+
+
+def naming(rung, names):
+    """The rung's load, fed the model's inputs the way its call takes them (a serving signature
+    by name, Keras in order) and giving every output by name."""
+    by_name = rung.mode in SERVING_MODES
+
+    def load_named(keras, subject, path):
+        predict = rung.load(keras, subject, path)
+        return lambda inputs: named_outputs(predict(model_input(inputs, by_name)), names)
+    return load_named
+
+
+def model_input(inputs, by_name):
+    """Named arrays as a call takes them: one array alone; several as a list in the model's
+    order, or as a dict by name for a serving signature (when every input has a name). Strings
+    go as tensors: Keras 3 takes no numpy array of them ("Invalid dtype: str544", measured)."""
+    inputs = [(name, string_tensor(array)) for name, array in inputs]
+    if len(inputs) == 1:
+        return inputs[0][1]
+    if by_name and all(name for name, _array in inputs):
+        return {name: array for name, array in inputs}
+    return [array for _name, array in inputs]
+
+
+def string_tensor(array):
+    if array.dtype.kind not in "USO":
+        return array
+    import tensorflow as tf
+
+    return tf.constant(array.astype(str))
+
+
+def named_outputs(outputs, names):
+    """Every output as ``[name, float64 array]``: a dict's by its keys, a list's by ``names``
+    (``output_N`` when there are none, or another count)."""
+    import numpy
+
+    if isinstance(outputs, dict):
+        pairs = list(outputs.items())
+    else:
+        values = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        labels = list(names) if len(names) == len(values) else ["output_{}".format(i) for i in range(len(values))]
+        pairs = [(labels[index], value) for index, value in enumerate(values)]
+    return [[str(name), numpy.asarray(as_array(value), dtype="float64")] for name, value in pairs]
+
+
+def compare_outputs(predicted, expected):
+    """Each output against the expected one of its name (of its position when the names differ):
+    ``max_abs_diff`` the worst, ``outputs`` each one's; another count of outputs is a mismatch."""
+    pairs = paired_outputs(predicted, expected)
+    if pairs is None:
+        return {"max_abs_diff": None, "outcome": "mismatch",
+                "outputs": [{"name": name, "max_abs_diff": None, "outcome": "mismatch"} for name, _ in predicted]}
+    outputs = []
+    for name, mine, theirs in pairs:
+        diff, outcome = compare(mine, theirs)
+        outputs.append({"name": name, "max_abs_diff": diff, "outcome": outcome})
+    diffs = [o["max_abs_diff"] for o in outputs]
+    worst = None if None in diffs else max(diffs, default=0.0)
+    ok = all(o["outcome"] == "ok" for o in outputs)
+    return {"max_abs_diff": worst, "outcome": "ok" if ok else "mismatch", "outputs": outputs}
+
+
+def paired_outputs(predicted, expected):
+    """``[(name, predicted, expected)]`` by name, else by position; None when the counts differ."""
+    if len(predicted) != len(expected):
+        return None
+    theirs = dict((name, values) for name, values in expected)
+    if set(theirs) == set(name for name, _ in predicted) and len(theirs) == len(expected):
+        return [(name, values, theirs[name]) for name, values in predicted]
+    return [(name, values, expected[index][1]) for index, (name, values) in enumerate(predicted)]
 
 
 def compare(predicted, expected):

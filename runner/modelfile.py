@@ -6,21 +6,13 @@ Stdlib at module level (``h5py`` and TensorFlow only inside the functions that r
 and serving signatures), like the rest of the worker.
 """
 
-import collections
 import json
 import os
 
+from runner.samples import InputSpec
+
 INDEX_LAYERS = ("Embedding",)  # layers whose input must be integer indices below their input_dim
 TEXT_LAYERS = ("StringLookup", "TextVectorization")  # layers that read strings: a word, or a sentence
-
-InputSpec = collections.namedtuple("InputSpec", "name shape dtype index_limit words sentences")
-InputSpec.__new__.__defaults__ = (None, None, False)
-"""One model input as its file declares it: ``name`` (None when unnamed), ``shape`` (None for
-an open dimension), ``dtype``, ``index_limit``: the ``input_dim`` of an ``Embedding`` it feeds,
-so its values are indices below it whatever dtype it declares (None: no such layer); for a
-string input, ``words``: the vocabulary the lookup layer it feeds lists (None: none listed), and
-``sentences``: that layer is a ``TextVectorization``, which reads sentences, not single words."""
-
 
 NOT_RECORDED = "not recorded"
 ORIGIN_FIELDS = {  # what each format can record of what wrote it

@@ -139,6 +139,8 @@ VERDICTS = (
             2, 5, True, False, "#fff", "#D55E00"),
     Verdict("blocked", "B", "the producer failed to save this artifact", 2, 10, False, None, "#999", "#000"),
     Verdict("unsupported", "–", "the producer cannot write this format", 2, 11, False, None, "#e4e4e4", "#333"),
+    Verdict("unavailable", "∅", "the producer's Keras lacks a layer or API the case uses: nothing was built",
+            2, 12, False, None, "#f4f4f4", "#777"),
     Verdict("missing", "?", "no record (the run was interrupted)", None, 6, False, False, "#fff", "#000"),
     Verdict("not-predicted", "L", "loads; not predicted: no input could be built for the model (check: pass --input)",
             None, 7, False, True, "#cfe8dc", "#000"),
@@ -167,7 +169,8 @@ def saved_artifact(save_call, artifact, reference):
 
 
 def save_failed(status, error=None, reason=None):
-    """A save that did not happen: ``unsupported`` (with the reason), ``error``, ``crashed`` or ``timeout``."""
+    """A save that did not happen: ``unsupported`` (the format) or ``unavailable`` (the case), with
+    the reason, ``error``, ``crashed`` or ``timeout``."""
     record = {"status": status}
     if reason is not None:
         record["reason"] = reason

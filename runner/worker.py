@@ -28,9 +28,9 @@ from runner.protocol import (
     sha256_of,
     write_json,
 )
+from runner.samples import fixed_inputs, read_reference, reference_data
 
 SEED = 0
-INPUT_ROWS = 4
 
 
 def main(argv, commands=None, program="runner"):
@@ -96,20 +96,10 @@ def worker_bug(phase, exc):
     return save_failed("crashed", error) if phase == "save" else failed_cell("crashed", error)
 
 
-def fixed_input(shape):
-    """The same input in every stack: a deterministic grid of values in [-1, 1)."""
-    import numpy
-
-    width = 1
-    for dim in shape:
-        width *= dim
-    values = [((i * 37) % 101) / 50.0 - 1.0 for i in range(INPUT_ROWS * width)]
-    return numpy.asarray(values, dtype="float32").reshape((INPUT_ROWS, *tuple(shape)))
-
-
 def save_cell(keras, cell):
     from runner import compat
-    from runner.cases import load_case
+    from runner.cases import case_inputs, load_case
+    from runner.ladder import model_input, named_outputs
 
     reason = compat.unsupported_reason(keras, cell["format"])
     if reason:
@@ -117,11 +107,15 @@ def save_cell(keras, cell):
     laps = Laps()
     try:
         case = load_case(cell["case"])
+        missing = compat.missing_api(keras, getattr(case, "REQUIRES", ()))
+        if missing:
+            return save_failed("unavailable", reason=missing)
         compat.seed_everything(SEED)
         model = case.build()
-        inputs = fixed_input(case.INPUT_SHAPE)
+        inputs = fixed_inputs(case_inputs(case))
         laps("build")
-        outputs = model.predict(inputs, verbose=0)  # the reference is what predict gave, untuned
+        # the reference is what predict gave, untuned, every output by name
+        outputs = named_outputs(model.predict(model_input(inputs, by_name=False), verbose=0), output_names(model))
         laps("predict")
         place(cell["artifact"], lambda staged: save_staged(keras, model, cell, staged))
         laps("save")
@@ -138,11 +132,16 @@ def save_cell(keras, cell):
     finally:
         compat.clear_session(keras)
         laps("clear")
-    write_json(cell["reference"], {"input": inputs.tolist(), "output": outputs.tolist()})
+    write_json(cell["reference"], reference_data(inputs, outputs))
     laps("reference")
     saved = saved_artifact(compat.save_call(keras, cell["format"]), cell["artifact"], cell["reference"])
     laps("hash")
     return dict(saved, timings=laps.seconds)
+
+
+def output_names(model):
+    """The model's output names as Keras lists them (a dict of outputs names its own)."""
+    return list(getattr(model, "output_names", None) or ())
 
 
 def save_staged(keras, model, cell, staged):
@@ -154,7 +153,7 @@ def save_staged(keras, model, cell, staged):
 
 def load_cell(keras, cell):
     from runner.cases import load_case
-    from runner.ladder import run_ladder
+    from runner.ladder import LADDER, PROBES, named_probes, named_rungs, run_ladder
 
     faults.strike(cell, "load", cell["artifact"])
     laps = Laps()
@@ -162,28 +161,32 @@ def load_cell(keras, cell):
     laps("digest")
     if problem:
         return failed_cell("corrupt-artifact", {"type": "CorruptArtifact", "message": problem})
-    inputs, expected = saved_sample(cell)
+    inputs, expected = read_reference(read_json(cell["reference"]))
     try:
         case = load_case(cell["case"])
     except Exception as exc:  # the case's own code does not import in this Keras: nothing can load
         return failed_cell("error", describe_error(exc))
     laps("read")
-    return dict(loaded_cell(run_ladder(keras, case, cell["artifact"], inputs, expected)), timings=laps.seconds)
+    names = [name for name, _values in expected]
+    attempts = run_ladder(keras, case, cell["artifact"], inputs, expected, named_rungs(LADDER, names),
+                          named_probes(PROBES, names))
+    return dict(loaded_cell(attempts), timings=laps.seconds)
 
 
 def verify_cell(keras, cell):
     """One recorded attempt, run again as the only attempt of this fresh process (the host
     starts one per cell): ``{"attempt": ...}`` for the host to compare with the recorded one."""
     from runner.cases import load_case
-    from runner.ladder import rung_named, try_rung
+    from runner.ladder import naming, rung_named, try_rung
 
     faults.strike(cell, "load", cell["artifact"])
     problem = integrity_problem(cell)
     if problem:
         return {"attempt": None, "error": {"type": "CorruptArtifact", "message": problem}}
-    inputs, expected = saved_sample(cell)
+    inputs, expected = read_reference(read_json(cell["reference"]))
     recorded = cell["recorded"]
     rung = rung_named(recorded["mode"], recorded["call"])
+    rung = rung._replace(load=naming(rung, [name for name, _values in expected]))
     attempt = try_rung(keras, load_case(cell["case"]), cell["artifact"], rung, inputs, expected)
     return {"attempt": dict(attempt, probe=bool(recorded.get("probe")))}
 
@@ -201,14 +204,6 @@ def integrity_problem(cell):
             return ("{} changed since it was saved (sha256 {}..., recorded {}...): truncated, corrupted or "
                     "overwritten; the next run saves it again").format(path, found[:12], recorded[:12])
     return None
-
-
-def saved_sample(cell):
-    """The fixed input the producer saved and the predictions it gave."""
-    import numpy
-
-    reference = read_json(cell["reference"])
-    return numpy.asarray(reference["input"], dtype="float32"), reference["output"]
 
 
 COMMANDS = {"save": ("save", save_cell), "load": ("load", load_cell), "verify": ("verify", verify_cell)}

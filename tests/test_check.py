@@ -314,9 +314,10 @@ def write_samples(user: Path, workspace: Path) -> list[str]:
     import numpy
 
     reference = json.loads((workspace / "artifacts" / OLD / "custom_loss" / "h5.reference.json").read_text())
-    numpy.save(user / "x.npy", numpy.asarray(reference["input"], dtype="float32"))
-    numpy.save(user / "y.npy", numpy.asarray(reference["output"], dtype="float32"))
-    numpy.save(user / "y_off.npy", numpy.asarray(reference["output"], dtype="float32") + 0.5)
+    (given,), (predicted,) = reference["inputs"], reference["outputs"]
+    numpy.save(user / "x.npy", numpy.asarray(given["values"], dtype=given["dtype"]))
+    numpy.save(user / "y.npy", numpy.asarray(predicted["values"], dtype="float32"))
+    numpy.save(user / "y_off.npy", numpy.asarray(predicted["values"], dtype="float32") + 0.5)
     return ["y.npy", "y_off.npy"]
 
 

@@ -16,16 +16,10 @@ import pytest
 
 from matrix.userfiles import hdf5_end_of_file, inspect_file, inspect_files, sample_problem
 from reports.check import summary
-from runner.check import (
-    BuildFailed,
-    UserObjects,
-    compare_outputs,
-    deterministic_array,
-    input_misfit,
-    model_input,
-    objects_of,
-)
-from runner.modelfile import InputSpec, config_specs, keras_metadata_config, output_names
+from runner.check import BuildFailed, UserObjects, input_misfit, objects_of
+from runner.ladder import compare_outputs, model_input
+from runner.modelfile import config_specs, keras_metadata_config, output_names
+from runner.samples import InputSpec, fixed_array
 
 ROOT = Path(__file__).resolve().parent.parent
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -242,25 +236,25 @@ def test_output_names_are_the_output_layers_or_a_sequentials_last() -> None:
 
 
 def test_the_built_input_is_the_matrix_grid_with_open_dimensions_filled() -> None:
-    values = deterministic_array(spec(None, [None, None, 2]))
+    values = fixed_array(spec(None, [None, None, 2]))
     assert values.shape == (4, 8, 2)
     assert values.ravel()[:3].tolist() == pytest.approx([-1.0, -0.26, 0.48])
-    ids = deterministic_array(spec(None, [None, 7], "int32"))
+    ids = fixed_array(spec(None, [None, 7], "int32"))
     assert ids.dtype.name == "int32" and ids.min() >= 0 and ids.max() <= 9
 
 
 def test_an_embeddings_input_holds_indices_below_its_input_dim_in_the_declared_dtype() -> None:
-    tokens = deterministic_array(spec("input_1", [None, 20], "float32", 1000))
+    tokens = fixed_array(spec("input_1", [None, 20], "float32", 1000))
     assert tokens.dtype.name == "float32" and tokens.shape == (4, 20)
     assert tokens.min() >= 0 and tokens.max() < 1000 and (tokens == tokens.round()).all()
     assert len(set(tokens.ravel().tolist())) > 50  # spread over the vocabulary, not one token
 
 
 def test_a_string_input_holds_words_its_lookup_layer_knows() -> None:
-    sentences = deterministic_array(spec("review", [None, 1], "string", words=("good", "bad", "plot"), sentences=True))
+    sentences = fixed_array(spec("review", [None, 1], "string", words=("good", "bad", "plot"), sentences=True))
     assert sentences.shape == (4, 1) and all(len(text.split()) == 3 for text in sentences.ravel())
     assert {word for text in sentences.ravel() for word in text.split()} <= {"good", "bad", "plot"}
-    words = deterministic_array(spec("tags", [None, 3], "string"))  # no vocabulary listed: common words
+    words = fixed_array(spec("tags", [None, 3], "string"))  # no vocabulary listed: common words
     assert words.shape == (4, 3) and all(" " not in word for word in words.ravel())
     assert len(set(words.ravel().tolist())) > 3
 

@@ -3,6 +3,7 @@
 import ast
 from pathlib import Path
 
+import numpy
 import pytest
 
 from runner import compat, ladder
@@ -14,7 +15,7 @@ def rung(mode: str, result: str, applies: bool = True) -> ladder.Rung:
     def load(keras, case, path):
         if result == "error":
             raise ValueError(f"{mode} cannot load")
-        return lambda inputs: EXPECTED if result == "ok" else [[9.0], [9.0]]
+        return lambda inputs: numpy.asarray(EXPECTED if result == "ok" else [[9.0], [9.0]])  # one output
     return ladder.Rung(mode, f"call {mode}", load, lambda keras, case, path: applies, mode == "unsafe")
 
 
@@ -23,14 +24,21 @@ def no_session(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compat, "clear_session", lambda keras: None)
 
 
-INPUT = [[0.5], [0.25]]
+INPUT = [(None, numpy.asarray([[0.5], [0.25]]))]
+Inputs = list[tuple[str | None, numpy.ndarray]]
 
 
 def climb(*rungs: ladder.Rung, probe: str = "error", expected: list[list[float]] | None = EXPECTED,
-          inputs: list[list[float]] | None = INPUT) -> list[tuple[str, str]]:
-    probes = {"documented": rung("probe: no custom_objects", probe)}
-    attempts = ladder.run_ladder(None, None, "model.h5", inputs, expected, rungs, probes)
-    return [(a["mode"], a["outcome"]) for a in attempts]
+          inputs: Inputs | None = INPUT) -> list[tuple[str, str]]:
+    return [(a["mode"], a["outcome"]) for a in climbed(*rungs, probe=probe, expected=expected, inputs=inputs)]
+
+
+def climbed(*rungs: ladder.Rung, probe: str = "error", expected: list[list[float]] | None = EXPECTED,
+            inputs: Inputs | None = INPUT) -> list[dict]:
+    """The ladder's attempts, the rungs giving one output named ``y`` as the worker's do."""
+    probes = ladder.named_probes({"documented": rung("probe: no custom_objects", probe)}, ["y"])
+    named = None if expected is None else [("y", expected)]
+    return ladder.run_ladder(None, None, "model.h5", inputs, named, ladder.named_rungs(rungs, ["y"]), probes)
 
 
 def test_stops_at_the_first_rung_that_predicts_right() -> None:
@@ -61,7 +69,7 @@ def test_without_an_expected_output_the_first_prediction_is_right_and_nothing_is
 
 def test_attempts_record_the_call_and_safety() -> None:
     rungs = (rung("a", "error"), rung("unsafe", "ok"))
-    first, second = ladder.run_ladder(None, None, "model.h5", INPUT, EXPECTED, rungs)
+    first, second = climbed(*rungs)
     assert first["error"]["message"] == "a cannot load" and first["stage"] == "load"
     assert (second["call"], second["unsafe"], second["max_abs_diff"]) == ("call unsafe", True, 0.0)
 
@@ -112,3 +120,33 @@ def test_tensors_from_the_compiled_step_come_back_as_arrays_as_from_predict() ->
     assert compat.as_numpy(Tensor(1.0)) == 1.0
     assert compat.as_numpy([Tensor(1.0), 2.0]) == [1.0, 2.0]
     assert compat.as_numpy({"out": Tensor(3.0)}) == {"out": 3.0}
+
+
+class Namespace:
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+
+
+def test_a_case_is_unavailable_where_keras_lacks_what_it_requires(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "tensorflow", types.SimpleNamespace(__version__="2.3.4"))
+    monkeypatch.setattr(compat, "keras_version", lambda keras: "2.4.0")
+    old = Namespace(layers=Namespace(Dense=object), utils=Namespace())
+    assert compat.missing_api(old, ("layers.Dense",)) is None
+    assert compat.missing_api(old, ("layers.Dense", "layers.MultiHeadAttention", "utils.x")) == (
+        "keras.layers.MultiHeadAttention does not exist in Keras 2.4.0 (TensorFlow 2.3.4)")
+    assert compat.missing_api(old, ("mixed_precision.set_global_policy",)).startswith("keras.mixed_precision.")
+
+
+def test_several_outputs_are_compared_by_name_whatever_their_order() -> None:
+    """A dict of outputs (Keras 3, or a dict-output model) against the reference's list order."""
+    tags, score = numpy.asarray([[0.2, 0.8]]), numpy.asarray([[1.5]])
+    expected = [("score", score.tolist()), ("tags", tags.tolist())]
+    as_dict = ladder.named_outputs({"tags": tags, "score": score}, ["score", "tags"])
+    assert ladder.compare_outputs(as_dict, expected)["outcome"] == "ok"
+    as_list = ladder.named_outputs([score, tags + 0.5], ["score", "tags"])  # a list takes the reference's names
+    compared = ladder.compare_outputs(as_list, expected)
+    assert compared["outcome"] == "mismatch" and compared["max_abs_diff"] == pytest.approx(0.5)
+    assert [o["outcome"] for o in compared["outputs"]] == ["ok", "mismatch"]

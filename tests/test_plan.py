@@ -124,3 +124,18 @@ def test_every_case_says_whether_it_is_the_seeds_and_what_it_is() -> None:
     assert {case for case, c in described.items() if c["tags"] == ["seed"]} == {
         "custom_layer", "custom_loss", "module_layer"}
     assert all(c["tags"] in (["seed"], ["extra"]) and c["summary"] for c in described.values())
+
+
+@pytest.mark.parametrize(("status", "verdict", "says"), [
+    ("unsupported", "unsupported", "the producer cannot write this format: no API"),
+    ("unavailable", "unavailable", "the producer cannot build this case: no API"),
+    ("error", "blocked", "the producer could not save this: no API"),
+    ("crashed", "blocked", "the producer could not save this: no API"),
+])
+def test_a_save_that_did_not_happen_makes_its_own_verdict(status: str, verdict: str, says: str) -> None:
+    from matrix.runfile import cell_of
+
+    saved = {"status": status, "reason": "no API"}
+    cell = cell_of("s1", "s2", "custom_layer", "h5", saved, WS, {}, lambda relative: None)
+    assert (cell["verdict"], cell["error"]["message"]) == (verdict, says)
+    assert cell["error"]["type"] == f"Save{verdict.capitalize()}" and cell["attempts"] == []

@@ -15,6 +15,7 @@ const FORMAT_NAMES = D.format_labels;
 // The seed document's cases first: the extra ones include cases built to fail everywhere (a missing
 // module, a module passed for a class), which would paint every square with their error.
 const SEED = D.cases.map((c, k) => k).filter(k => D.cases[k].tags.includes("seed"));
+const TAGS = [...new Set(D.cases.flatMap(c => c.tags))];  // the filter's quick picks, as the cases name them
 
 const state = {
   cases: new Set(SEED.length ? SEED : D.cases.map((_, k) => k)),
@@ -119,8 +120,7 @@ function renderFilters() {
   fill(box,
     el("span", {class: "label"}, "Cases"),
     el("div", {}, el("button", {class: "quick", type: "button", onclick: pick("all")}, "all"),
-       el("button", {class: "quick", type: "button", onclick: pick("seed")}, "seed"),
-       el("button", {class: "quick", type: "button", onclick: pick("extra")}, "extra"), caseBoxes),
+       TAGS.map(tag => el("button", {class: "quick", type: "button", onclick: pick(tag)}, tag)), caseBoxes),
     el("span", {class: "label"}, "Formats"),
     el("div", {}, D.formats.map((name, f) => checkbox("format", f, FORMAT_NAMES[name] || name, state.formats))),
     el("span", {class: "label"}, "Stacks"),
@@ -320,6 +320,7 @@ function advice(cell) {
     crashed: () => "the loader crashed", timeout: () => "the load hung",
     "corrupt-artifact": () => "the saved file was damaged; not measured",
     blocked: () => "cannot be saved in this format", unsupported: () => "this version cannot write it",
+    unavailable: () => "this version cannot build it",
     missing: () => "not measured",
   }[cell.verdict];
   const words = phrase ? phrase() : D.meanings[cell.verdict];

@@ -1,10 +1,16 @@
 """The reference models. One module per case; its file name is the case id.
 
-A case module defines ``TAGS`` (``seed`` for the source document's three, ``extra`` for the
-rest), ``INPUT_SHAPE``, ``build()`` (a compiled model, as its source writes it) and
-``custom_objects()`` (what the documented load passes). Modules a case imports by their own
-top-level name, as a user's project would, live in ``support/``, which is put on
-``sys.path`` before any case is imported.
+A case module defines ``TAGS`` (``seed`` for the source document's three, ``layers`` for the
+standard layers and architectures users save, ``extra`` for the rest), its inputs, ``build()``
+(a compiled model, as its source writes it) and ``custom_objects()`` (what the documented load
+passes). Its inputs are ``INPUTS``, one ``runner.samples.InputSpec`` per model input in the
+model's order, or ``INPUT_SHAPE`` for a model of one float input. ``REQUIRES`` (optional) names
+what it uses under ``keras`` that older Keras lacks (``layers.MultiHeadAttention``): a stack
+without one records the case as unavailable instead of building it. A case module imports in
+every stack: what only newer Keras has is used inside its functions (or behind a check).
+
+Modules a case imports by their own top-level name, as a user's project would, live in
+``support/``, which is put on ``sys.path`` before any case is imported.
 """
 
 import importlib
@@ -30,6 +36,16 @@ def load_case(case_id, keras=None):
     if case_id not in _LEGACY_CASES:
         _LEGACY_CASES[case_id] = import_with_keras(case_id, keras)
     return _LEGACY_CASES[case_id]
+
+
+def case_inputs(case):
+    """The case's inputs as InputSpecs: its ``INPUTS``, or one unnamed float32 input of ``INPUT_SHAPE``."""
+    from runner.samples import InputSpec
+
+    declared = getattr(case, "INPUTS", None)
+    if declared:
+        return list(declared)
+    return [InputSpec(None, (None,) + tuple(case.INPUT_SHAPE), "float32")]
 
 
 def import_with_keras(case_id, keras):

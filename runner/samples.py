@@ -1,0 +1,82 @@
+"""What a model is fed and what it gave back: input specs, the fixed values for them, and the
+reference file (the inputs a producer fed and the outputs it predicted).
+
+The same input in every stack: one deterministic grid of values in [-1, 1), cast or mapped to
+what each input takes (indices below an ``Embedding``'s ``input_dim``, small integer ids, words).
+Inputs and outputs cross the process boundary as named lists: every input in the model's order,
+every output by name. Numpy only inside the functions, like the rest of the worker.
+"""
+
+import collections
+
+INPUT_ROWS = 4  # the batch every model predicts on
+SEQUENCE_STEPS = 8  # the length given to an input dimension the model leaves open
+INTEGER_VALUES = 10  # integer inputs no layer bounds take values below this
+# the words of a string input whose lookup layer lists no vocabulary (an adapted one keeps it elsewhere)
+COMMON_WORDS = ("the", "a", "good", "bad", "movie", "great", "is", "not", "and", "it")
+SENTENCE_WORDS = 3  # the words in each value of an input that feeds a TextVectorization
+
+InputSpec = collections.namedtuple("InputSpec", "name shape dtype index_limit words sentences")
+InputSpec.__new__.__defaults__ = (None, None, False)
+"""One model input: ``name`` (None when unnamed), ``shape`` with its batch dimension first (None
+for an open dimension), ``dtype``, ``index_limit``: the ``input_dim`` of an ``Embedding`` it
+feeds, so its values are indices below it whatever dtype it has (None: no such layer); for a
+string input, ``words``: the vocabulary the lookup layer it feeds lists (None: none listed), and
+``sentences``: that layer is a ``TextVectorization``, which reads sentences, not single words."""
+
+
+def grid(shape):
+    """INPUT_ROWS rows of SHAPE (without the batch dimension), float32 values in [-1, 1)."""
+    import numpy
+
+    width = 1
+    for dim in shape:
+        width *= dim
+    values = [((i * 37) % 101) / 50.0 - 1.0 for i in range(INPUT_ROWS * width)]
+    return numpy.asarray(values, dtype="float32").reshape((INPUT_ROWS, *tuple(shape)))
+
+
+def fixed_array(spec):
+    """The fixed input in the spec's shape (SEQUENCE_STEPS for open dimensions): indices below
+    the ``index_limit`` (in the declared dtype) for an input that feeds an Embedding; small
+    integers from the same grid for other integer inputs (ids); words for a string input."""
+    import numpy
+
+    values = grid([SEQUENCE_STEPS if d is None else int(d) for d in list(spec.shape)[1:]])
+    if spec.index_limit:
+        indices = numpy.floor((values + 1.0) / 2.0 * spec.index_limit)  # the grid reaches 1.0: clip
+        return numpy.minimum(indices, spec.index_limit - 1).astype(spec.dtype)
+    if "int" in spec.dtype:
+        return (numpy.rint((values + 1.0) * 50.0) % INTEGER_VALUES).astype(spec.dtype)
+    if spec.dtype == "string":
+        return text_array(values, spec.words or COMMON_WORDS, SENTENCE_WORDS if spec.sentences else 1)
+    return values.astype(spec.dtype)
+
+
+def text_array(values, words, count):
+    """Values of COUNT words each, picked from WORDS by the grid's values."""
+    import numpy
+
+    picks = numpy.minimum(numpy.floor((values + 1.0) / 2.0 * len(words)).astype(int), len(words) - 1)
+    texts = [" ".join(words[(pick + step) % len(words)] for step in range(count)) for pick in picks.ravel()]
+    return numpy.array(texts).reshape(values.shape)
+
+
+def fixed_inputs(specs):
+    """``[(name, array)]``: one fixed array per spec, in order."""
+    return [(spec.name, fixed_array(spec)) for spec in specs]
+
+
+def reference_data(inputs, outputs):
+    """The reference file's content: named inputs (with their dtype) and named outputs."""
+    return {"inputs": [{"name": name, "dtype": str(array.dtype), "values": array.tolist()} for name, array in inputs],
+            "outputs": [{"name": name, "values": values.tolist()} for name, values in outputs]}
+
+
+def read_reference(reference):
+    """``(inputs, expected)`` of a reference file's content: ``[(name, array)]`` as fed, and
+    ``[(name, values)]`` as predicted."""
+    import numpy
+
+    inputs = [(entry["name"], numpy.asarray(entry["values"], dtype=entry["dtype"])) for entry in reference["inputs"]]
+    return inputs, [(entry["name"], entry["values"]) for entry in reference["outputs"]]
