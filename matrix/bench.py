@@ -45,7 +45,8 @@ def run_bench(stacks: list[Stack], options: RunOptions, site: Path, sample: int)
     with tempfile.TemporaryDirectory(prefix="matrix-bench-") as scratch:
         bench = Workspace(Path(scratch))
         bench.envs.symlink_to(options.workspace.envs.resolve(), target_is_directory=True)
-        fresh = RunOptions(workspace=bench, jobs=options.jobs, limits=options.limits, cases=options.cases)
+        fresh = RunOptions(workspace=bench, jobs=options.jobs, limits=options.limits, cases=options.cases,
+                           every_stack=options.every_stack)
         log(f"bench: (a) this runner, empty workspace, {len(ready)} stacks, {options.jobs} jobs")
         first, first_s = timed_run(ready, fresh, Path(scratch) / "site")
         log("bench: (c) the same run again, nothing to do")

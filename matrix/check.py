@@ -93,7 +93,8 @@ def check_files(stacks: list[Stack], request: CheckRequest, options: WorkerOptio
         "stacks": [stack_entry(s, statuses.get(s.id, {"status": "missing"}),
                                runtime_of(workspace, workspace.check_records_of(s.id))) for s in stacks],
         "families": family_entries(),
-        "cases": [{"id": f.name, "tags": ["user"], "summary": describe(f)} for f in prepared.files],
+        "cases": [{"id": f.name, "tags": ["user"], "summary": describe(f), "measured_on": None}
+                  for f in prepared.files],
         "cells": [cell for f in readable for cell in file_cells(f, ready, prepared, references, workspace)],
         "files": [file_entry(f, references.get(f.key), prepared, origin_of(f, ready, prepared, references))
                   for f in prepared.files],

@@ -112,6 +112,9 @@ def add_work_options(command: argparse.ArgumentParser, workspace: str, site: str
 def add_case_selection(command: argparse.ArgumentParser) -> None:
     command.add_argument("--cases", nargs="+", default=[], metavar="PATTERN",
                          help="fnmatch patterns on case ids (default: every case in runner/cases)")
+    command.add_argument("--every-stack", action="store_true",
+                         help="measure every case on every selected stack, also the cases that declare fewer "
+                              "(MEASURED_ON: too slow for the full cross product)")
 
 
 def add_worker_options(command: argparse.ArgumentParser) -> None:
@@ -232,7 +235,7 @@ def bench_command(args: argparse.Namespace) -> int:
     chosen = args.stacks or args.tags or args.all or args.full
     stacks, _ = select_stacks(load_stacks(args.stacks_file), args.stacks, args.tags if chosen else ["quick"], args.all)
     workspace = Workspace(args.workspace.resolve())
-    options = RunOptions(workspace=workspace, jobs=args.jobs, cases=tuple(args.cases))
+    options = RunOptions(workspace=workspace, jobs=args.jobs, cases=tuple(args.cases), every_stack=args.every_stack)
     with workspace.locked():
         print_figures(run_bench(stacks, options, args.site.resolve(), args.naive_sample))
     return 0
@@ -270,7 +273,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise SelectionError(f"--verify-fresh {args.verify_fresh}: give how many attempts to verify (0 or more)")
     options = RunOptions(workspace=workspace, jobs=args.jobs, limits=limits, backend=args.backend,
                          docker=DockerOptions(args.docker_base, args.docker_ca), force=args.force,
-                         cases=tuple(args.cases), phase=args.phase, shard=args.shard, part=args.part,
+                         cases=tuple(args.cases), every_stack=args.every_stack, phase=args.phase, shard=args.shard,
+                         part=args.part,
                          verify=VerifyRequest(args.verify_fresh, tuple(args.verify_signature), args.verify_seed))
     with workspace.locked():
         return run_and_report(stacks, options, args.site.resolve(), args.no_report or args.phase in ("save", "load"))

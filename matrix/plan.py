@@ -13,7 +13,7 @@ import fnmatch
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,24 @@ CHECK_MODULES = ("check.py", "modelfile.py")
 
 @dataclass(frozen=True)
 class CodeDigest:
-    """sha256 of the runner's shared code, and of each case module on its own."""
+    """sha256 of the runner's shared code, and of each case module on its own; ``axes``: the
+    stack tag of each case that declares one (``MEASURED_ON``), measured only on those stacks."""
 
     core: str
     cases: dict[str, str]
+    axes: dict[str, str] = field(default_factory=dict)
+
+    def measures(self, case: str, *stacks: Stack) -> bool:
+        """Whether the run measures CASE on every one of STACKS (a producer, a consumer)."""
+        tag = self.axes.get(case)
+        return tag is None or all(tag in stack.labels for stack in stacks)
+
+    def measured_on(self, stack: Stack) -> list[str]:
+        return [case for case in self.cases if self.measures(case, stack)]
+
+    def on_every_stack(self) -> CodeDigest:
+        """The same cases, each measured on every stack, whatever axis it declares."""
+        return CodeDigest(core=self.core, cases=self.cases)
 
 
 def digest_runner(runner_dir: Path = RUNNER_DIR) -> CodeDigest:
@@ -50,16 +64,29 @@ def digest_runner(runner_dir: Path = RUNNER_DIR) -> CodeDigest:
         for other in sorted(sibling_cases(path) & case_files.keys()):
             digest.update(case_files[other].read_bytes())
         cases[case] = digest.hexdigest()
-    return CodeDigest(core=core.hexdigest(), cases=cases)
+    return CodeDigest(core=core.hexdigest(), cases=cases, axes=case_axes(case_files))
 
 
-def describe_cases(cases: Iterable[str], runner_dir: Path = RUNNER_DIR) -> list[CaseEntry]:
-    """Each case's id, tags and one-line summary, read from its source (no TensorFlow needed)."""
+def case_axes(case_files: dict[str, Path]) -> dict[str, str]:
+    """The stack tag each case declares in ``MEASURED_ON``, read from its source: the case is
+    too slow to load for the full cross product, so a run measures it only on those stacks."""
+    axes = {}
+    for case, path in case_files.items():
+        tag = literal_assignment(ast.parse(path.read_text()), "MEASURED_ON", None)
+        if tag is not None:
+            axes[case] = str(tag)
+    return axes
+
+
+def describe_cases(code: CodeDigest, runner_dir: Path = RUNNER_DIR) -> list[CaseEntry]:
+    """Each case's id, tags, one-line summary (read from its source: no TensorFlow needed) and
+    the stack tag it is measured on in this run (None: every stack)."""
     described: list[CaseEntry] = []
-    for case in cases:
+    for case in code.cases:
         tree = ast.parse((runner_dir / "cases" / f"{case}.py").read_text())
         summary = " ".join((ast.get_docstring(tree) or "").split("\n\n")[0].split())
-        described.append({"id": case, "tags": list(literal_assignment(tree, "TAGS", ())), "summary": summary})
+        described.append({"id": case, "tags": list(literal_assignment(tree, "TAGS", ())), "summary": summary,
+                          "measured_on": code.axes.get(case)})
     return described
 
 
@@ -78,7 +105,7 @@ def select_cases(code: CodeDigest, patterns: list[str]) -> CodeDigest:
               if any(fnmatch.fnmatchcase(case, p) for p in patterns)}
     if not chosen:
         raise SelectionError(f"no case matches {' '.join(map(repr, patterns))}; known cases: {', '.join(code.cases)}")
-    return CodeDigest(core=code.core, cases=chosen)
+    return CodeDigest(core=code.core, cases=chosen, axes={c: t for c, t in code.axes.items() if c in chosen})
 
 
 def sibling_cases(path: Path) -> set[str]:
@@ -132,7 +159,7 @@ def plan_saves(stacks: Iterable[Stack], code: CodeDigest, workspace: Workspace,
     """Every (stack, case, format) whose save record is missing or stale."""
     stale = []
     for stack in stacks:
-        for case in code.cases:
+        for case in code.measured_on(stack):
             for fmt in FORMAT_NAMES:
                 wanted = save_fingerprint(stack, case, fmt, code)
                 if fingerprint_at(workspace.save_record(stack.id, case, fmt)) != wanted:
@@ -154,18 +181,19 @@ def load_cells(consumers: Iterable[Stack], producers: Iterable[Stack], code: Cod
     """Every (producer artifact, consumer), with the fingerprint its load record must have today.
 
     Only artifacts whose save record is fresh and ``saved`` are loaded; the others make
-    ``blocked`` or ``unsupported`` cells without running anything.
+    ``blocked`` or ``unsupported`` cells without running anything. A case is loaded only where
+    the run measures it (``CodeDigest.measures``).
     """
     consumers = list(consumers)
     for producer in producers:
-        for case in code.cases:
+        for case in code.measured_on(producer):
             for fmt in FORMAT_NAMES:
                 saved = read_record(workspace.save_record(producer.id, case, fmt))
                 if not saved or saved.get("status") != "saved":
                     continue
                 if saved.get("fingerprint") != save_fingerprint(producer, case, fmt, code):
                     continue
-                for consumer in consumers:
+                for consumer in [c for c in consumers if code.measures(case, c)]:
                     yield LoadCell(producer.id, consumer.id, case, fmt, load_fingerprint(consumer, saved, code),
                                    saved["sha256"], saved["reference_sha256"])
 

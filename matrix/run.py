@@ -38,6 +38,7 @@ from runner.protocol import RETRIED, SCHEMA, sha256_of
 class RunOptions(WorkerOptions):
     force: bool = False
     cases: tuple[str, ...] = ()
+    every_stack: bool = False  # measure each case on every stack, its MEASURED_ON tag or not
     phase: str = "all"  # or one of "save", "load", "report": one step of a sharded run
     shard: str | None = None  # a stack id: only its saves, or only its loads as the consumer
     part: Part | None = None  # of the shard's loads, only those of one part of the producers
@@ -69,6 +70,8 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
     stack, load jobs per consumer stack over everyone's artifacts, then one report job."""
     started = time.monotonic()
     workspace, code = options.workspace, select_cases(digest_runner(), list(options.cases))
+    if options.every_stack:
+        code = code.on_every_stack()
     check = RecordCheck(workspace)
     fingerprint_at = no_records if options.force else check.fingerprint_at
     mine = [s for s in stacks if options.shard in (None, s.id)]
@@ -106,7 +109,7 @@ def run_matrix(stacks: list[Stack], options: RunOptions) -> RunSummary:
         summary = RunSummary(len(stacks), len(ready), len(saves), len(loads), len(cells), seconds,
                              worker_totals(stats, options.jobs), verification_summary(checked))
         if options.phase in ("all", "report"):
-            write_run_file(stacks, statuses, cells, describe_cases(code.cases), workspace, summary)
+            write_run_file(stacks, statuses, cells, describe_cases(code), workspace, summary)
     return summary
 
 

@@ -2,7 +2,7 @@
 
 A cell comes from its save record (nothing saved: ``blocked``, ``unsupported`` or
 ``unavailable``), its load record (none: ``missing``) and the self-check's verifications of that
-load record.
+load record; a cell of a case the run measures on other stacks only is ``not-measured``.
 """
 
 from __future__ import annotations
@@ -54,10 +54,22 @@ def assemble_cells(ready: list[Stack], code: CodeDigest, workspace: Workspace,
     for producer in ready:
         for case in code.cases:
             for fmt in FORMAT_NAMES:
-                saved = read(workspace.save_record(producer.id, case, fmt)) or {}
+                measured = code.measures(case, producer)
+                saved = (read(workspace.save_record(producer.id, case, fmt)) if measured else None) or {}
                 for consumer in ready:
-                    cells.append(cell_of(producer.id, consumer.id, case, fmt, saved, workspace, checks, read))
+                    if code.measures(case, producer, consumer):
+                        cells.append(cell_of(producer.id, consumer.id, case, fmt, saved, workspace, checks, read))
+                    else:
+                        cells.append(unmeasured_cell(producer.id, consumer.id, case, fmt))
     return cells
+
+
+def unmeasured_cell(producer: str, consumer: str, case: str, fmt: str) -> Cell:
+    """A cell of a case the run measures on other stacks only: no error, nothing was tried (the
+    run file's cases say which stacks measure it)."""
+    return cast(Cell, {"producer": producer, "consumer": consumer, "case": case, "format": fmt, "container": None,
+                       "save_error": None, **failed_cell("not-measured", None), "tolerance": None, "seconds": None,
+                       "verified": []})
 
 
 def cell_of(producer: str, consumer: str, case: str, fmt: str, saved: Record, workspace: Workspace,
@@ -69,7 +81,8 @@ def cell_of(producer: str, consumer: str, case: str, fmt: str, saved: Record, wo
         verdict = status if status in NOT_SAVED else "blocked"
         reason = saved.get("reason") or (saved.get("error") or {}).get("message", "no save record")
         error = {"type": f"Save{verdict.capitalize()}", "message": f"{NOT_SAVED[verdict]}: {reason}"}
-        return cast(Cell, {**identity, **failed_cell(verdict, error), "seconds": None, "verified": []})
+        return cast(Cell, {**identity, **failed_cell(verdict, error), "tolerance": None, "seconds": None,
+                           "verified": []})
     loaded = read(workspace.load_record(producer, consumer, case, fmt)) or {}
     verified = [verification_entry(r) for r in checks.get((producer, consumer, case, fmt), [])
                 if loaded and r.get("load_fingerprint") == loaded.get("fingerprint")]
@@ -81,7 +94,7 @@ def loaded_fields(loaded: Record) -> dict[str, Any]:
     without their traceback tails, which the records keep and no report shows: half of run.json."""
     attempts = [without_traceback(a) for a in loaded.get("attempts", [])]
     return {"verdict": loaded.get("verdict", "missing"), "remedy": loaded.get("remedy"),
-            "max_abs_diff": loaded.get("max_abs_diff"), "attempts": attempts,
+            "max_abs_diff": loaded.get("max_abs_diff"), "tolerance": loaded.get("tolerance"), "attempts": attempts,
             "custom_objects_needed": loaded.get("custom_objects_needed"),
             "error": loaded.get("error") or first_error(attempts), "seconds": loaded.get("seconds")}
 

@@ -74,6 +74,7 @@ class Cell(TypedDict):
     verdict: str  # runner.protocol.VERDICT_NAMES
     remedy: str | None
     max_abs_diff: float | None
+    tolerance: float | None  # the largest diff that counted as equal (the model's compute dtype's)
     custom_objects_needed: bool | None
     error: ErrorData | None
     attempts: list[AttemptData]
@@ -110,6 +111,7 @@ class CaseEntry(TypedDict):
     id: str
     tags: list[str]
     summary: str
+    measured_on: str | None  # the stack tag the run measured it on (None: every stack)
 
 
 class RunFile(TypedDict, total=False):

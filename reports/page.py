@@ -68,7 +68,10 @@ def group_key(group: dict[str, Any]) -> str:
 
 def case_entry(results: dict[str, Any], case: str) -> dict[str, Any]:
     declared = {c["id"]: c for c in results["cases"]}.get(case, {})
-    return {"id": case, "tags": declared.get("tags", []), "summary": declared.get("summary", "")}
+    summary, axis = declared.get("summary", ""), declared.get("measured_on")
+    if axis:
+        summary += f" Measured only between the stacks tagged {axis!r} in this run (a slow case)."
+    return {"id": case, "tags": declared.get("tags", []), "summary": summary}
 
 
 def signature_entry(group: dict[str, Any]) -> dict[str, Any]:

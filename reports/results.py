@@ -51,6 +51,7 @@ def public_cell(cell: Cell) -> dict[str, Any]:
         "verdict": cell["verdict"],
         "remedy": cell["remedy"],
         "max_abs_diff": cell["max_abs_diff"],
+        "tolerance": cell.get("tolerance"),
         "signature": signature_of(failure),
         "signature_id": entry.id if entry else None,
         "error": public_error(cell["error"], cell["verdict"]),

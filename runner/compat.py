@@ -97,6 +97,18 @@ def as_numpy(outputs):
     return outputs.numpy() if hasattr(outputs, "numpy") else outputs
 
 
+def compute_dtypes(model):
+    """The dtypes the model's layers compute in, nested models' layers included (a layer that
+    does not say: its ``dtype``)."""
+    found, layers = set(), list(getattr(model, "layers", ()))
+    while layers:
+        layer = layers.pop()
+        layers.extend(getattr(layer, "layers", ()))
+        dtype = getattr(layer, "compute_dtype", None) or getattr(layer, "dtype", None)
+        found.add(getattr(dtype, "name", dtype))
+    return found
+
+
 def version_tuple(text):
     parts = []
     for piece in text.split(".")[:3]:

@@ -18,8 +18,7 @@ import tempfile
 import time
 
 from runner.protocol import Laps, container_of, describe_error
-
-ATOL = 1e-5
+from runner.samples import ATOL
 
 Rung = collections.namedtuple("Rung", "mode call load applies unsafe")
 
@@ -209,47 +208,61 @@ def as_array(value):
     return value.numpy() if hasattr(value, "numpy") else value
 
 
-def run_ladder(keras, subject, path, inputs, expected, rungs, probes):
+def run_ladder(keras, subject, path, inputs, expected, rungs, probes, tolerance=ATOL, limit=None):
     """Every applicable rung in order until one predicts ``expected`` (None: until one predicts
     at all), then the custom_objects probe, when there is an expected output to probe against.
 
     ``subject`` is what the rungs ask for ``custom_objects()``: a reference case, or a user's
     objects (``runner.check``, which also brings rungs of its own). The rungs take ``inputs``,
     ``[(name, array)]``, and give named outputs (``naming``). ``inputs`` None: there is nothing
-    to predict on, and the climb stops at the first load."""
+    to predict on, and the climb stops at the first load. Outputs within ``tolerance`` of the
+    expected ones are equal. ``limit``: what gives each attempt its time limit and hears how
+    it went (``runner.limits``, bound to the cell's case and format); None: no limit."""
     attempts = []
     for rung in rungs:
         if rung.applies(keras, subject, path):
-            attempts.append(try_rung(keras, subject, path, rung, inputs, expected))
+            attempts.append(limited_rung(keras, subject, path, rung, inputs, expected, tolerance, limit))
             if attempts[-1]["outcome"] in ("ok", "loaded"):
                 break
     loaded = attempts and attempts[-1]["outcome"] == "ok"
     probe = probes.get(attempts[-1]["mode"]) if loaded and expected is not None else None
     if probe is not None and probe.applies(keras, subject, path):
-        attempts.append(dict(try_rung(keras, subject, path, probe, inputs, expected), probe=True))
+        attempts.append(dict(limited_rung(keras, subject, path, probe, inputs, expected, tolerance, limit),
+                             probe=True))
     return attempts
 
 
-def try_rung(keras, case, path, rung, inputs, expected):
-    """One rung: load, predict, compare with ``expected`` (None: any prediction is right)."""
+def limited_rung(keras, subject, path, rung, inputs, expected, tolerance, limit):
+    if limit is None:
+        return try_rung(keras, subject, path, rung, inputs, expected, tolerance)
+    attempt = try_rung(keras, subject, path, rung, inputs, expected, tolerance, limit.seconds())
+    limit.observe(attempt)
+    return attempt
+
+
+def try_rung(keras, case, path, rung, inputs, expected, tolerance=ATOL, seconds=None):
+    """One rung: load, predict, compare with ``expected`` (None: any prediction is right); the
+    load and the prediction interrupted past ``seconds`` (None: no limit)."""
     from runner.compat import clear_session
+    from runner.limits import time_limit
 
     started, laps = time.time(), Laps()
     attempt = {"mode": rung.mode, "call": rung.call, "unsafe": rung.unsafe, "probe": False,
                "outcome": "error", "stage": "load", "error": None, "max_abs_diff": None}
     try:
-        predict = rung.load(keras, case, path)
-        laps("load")
-        attempt["stage"] = "predict"
+        with time_limit(seconds):
+            predict = rung.load(keras, case, path)
+            laps("load")
+            attempt["stage"] = "predict"
+            predicted = None if inputs is None else predict(inputs)
         if inputs is None:
             attempt["outcome"], attempt["stage"] = "loaded", "done"
         else:
-            predicted = predict(inputs)
             laps("predict")
             if expected is None:
                 attempt["outcome"] = "ok"
             else:
-                attempt.update(compare_outputs(predicted, expected))
+                attempt.update(compare_outputs(predicted, expected, tolerance))
             laps("compare")
             attempt["stage"] = "done"
     except Exception as exc:  # any failure of a rung is data, never a crash of the cell
@@ -320,7 +333,7 @@ def named_outputs(outputs, names):
     return [[str(name), numpy.asarray(as_array(value), dtype="float64")] for name, value in pairs]
 
 
-def compare_outputs(predicted, expected):
+def compare_outputs(predicted, expected, tolerance=ATOL):
     """Each output against the expected one of its name (of its position when the names differ):
     ``max_abs_diff`` the worst, ``outputs`` each one's; another count of outputs is a mismatch."""
     pairs = paired_outputs(predicted, expected)
@@ -329,7 +342,7 @@ def compare_outputs(predicted, expected):
                 "outputs": [{"name": name, "max_abs_diff": None, "outcome": "mismatch"} for name, _ in predicted]}
     outputs = []
     for name, mine, theirs in pairs:
-        diff, outcome = compare(mine, theirs)
+        diff, outcome = compare(mine, theirs, tolerance)
         outputs.append({"name": name, "max_abs_diff": diff, "outcome": outcome})
     diffs = [o["max_abs_diff"] for o in outputs]
     worst = None if None in diffs else max(diffs, default=0.0)
@@ -347,8 +360,8 @@ def paired_outputs(predicted, expected):
     return [(name, values, expected[index][1]) for index, (name, values) in enumerate(predicted)]
 
 
-def compare(predicted, expected):
-    """``(max_abs_diff, outcome)``: ``ok`` within ATOL, else ``mismatch`` (shape too)."""
+def compare(predicted, expected, tolerance=ATOL):
+    """``(max_abs_diff, outcome)``: ``ok`` within ``tolerance``, else ``mismatch`` (shape too)."""
     import numpy
 
     predicted = numpy.asarray(predicted, dtype="float64")
@@ -358,4 +371,4 @@ def compare(predicted, expected):
     diff = float(numpy.max(numpy.abs(predicted - expected))) if expected.size else 0.0
     if diff != diff:  # NaN: nothing close about it
         return None, "mismatch"
-    return diff, ("ok" if diff <= ATOL else "mismatch")
+    return diff, ("ok" if diff <= tolerance else "mismatch")

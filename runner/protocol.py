@@ -142,6 +142,8 @@ VERDICTS = (
     Verdict("unavailable", "∅", "the producer's Keras lacks a layer or API the case uses: nothing was built",
             2, 12, False, None, "#f4f4f4", "#777"),
     Verdict("missing", "?", "no record (the run was interrupted)", None, 6, False, False, "#fff", "#000"),
+    Verdict("not-measured", "·", "not measured in this run: the case runs on fewer stacks than the run has "
+            "(its MEASURED_ON tag; --every-stack measures it everywhere)", None, 13, False, None, "#fafafa", "#999"),
     Verdict("not-predicted", "L", "loads; not predicted: no input could be built for the model (check: pass --input)",
             None, 7, False, True, "#cfe8dc", "#000"),
 )

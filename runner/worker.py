@@ -14,6 +14,7 @@ import sys
 import time
 
 from runner import faults
+from runner.limits import ATTEMPT_S, AttemptLimits
 from runner.protocol import (
     SCHEMA,
     TUNED,
@@ -28,9 +29,10 @@ from runner.protocol import (
     sha256_of,
     write_json,
 )
-from runner.samples import fixed_inputs, read_reference, reference_data
+from runner.samples import fixed_inputs, read_reference, reference_data, tolerance_for
 
 SEED = 0
+ATTEMPT_LIMITS = AttemptLimits()  # this worker process's: what hung here shortens the next limits
 
 
 def main(argv, commands=None, program="runner"):
@@ -116,6 +118,7 @@ def save_cell(keras, cell):
         laps("build")
         # the reference is what predict gave, untuned, every output by name
         outputs = named_outputs(model.predict(model_input(inputs, by_name=False), verbose=0), output_names(model))
+        tolerance = tolerance_for(compat.compute_dtypes(model))
         laps("predict")
         place(cell["artifact"], lambda staged: save_staged(keras, model, cell, staged))
         laps("save")
@@ -132,7 +135,7 @@ def save_cell(keras, cell):
     finally:
         compat.clear_session(keras)
         laps("clear")
-    write_json(cell["reference"], reference_data(inputs, outputs))
+    write_json(cell["reference"], reference_data(inputs, outputs, tolerance))
     laps("reference")
     saved = saved_artifact(compat.save_call(keras, cell["format"]), cell["artifact"], cell["reference"])
     laps("hash")
@@ -161,7 +164,7 @@ def load_cell(keras, cell):
     laps("digest")
     if problem:
         return failed_cell("corrupt-artifact", {"type": "CorruptArtifact", "message": problem})
-    inputs, expected = read_reference(read_json(cell["reference"]))
+    inputs, expected, tolerance = read_reference(read_json(cell["reference"]))
     try:
         case = load_case(cell["case"])
     except Exception as exc:  # the case's own code does not import in this Keras: nothing can load
@@ -169,8 +172,8 @@ def load_cell(keras, cell):
     laps("read")
     names = [name for name, _values in expected]
     attempts = run_ladder(keras, case, cell["artifact"], inputs, expected, named_rungs(LADDER, names),
-                          named_probes(PROBES, names))
-    return dict(loaded_cell(attempts), timings=laps.seconds)
+                          named_probes(PROBES, names), tolerance, ATTEMPT_LIMITS.bound(cell["case"], cell["format"]))
+    return dict(loaded_cell(attempts), tolerance=tolerance, timings=laps.seconds)
 
 
 def verify_cell(keras, cell):
@@ -183,11 +186,12 @@ def verify_cell(keras, cell):
     problem = integrity_problem(cell)
     if problem:
         return {"attempt": None, "error": {"type": "CorruptArtifact", "message": problem}}
-    inputs, expected = read_reference(read_json(cell["reference"]))
+    inputs, expected, tolerance = read_reference(read_json(cell["reference"]))
     recorded = cell["recorded"]
     rung = rung_named(recorded["mode"], recorded["call"])
     rung = rung._replace(load=naming(rung, [name for name, _values in expected]))
-    attempt = try_rung(keras, load_case(cell["case"]), cell["artifact"], rung, inputs, expected)
+    # the full limit, whatever the recorded attempt had: a shortened one that cut a load short shows here
+    attempt = try_rung(keras, load_case(cell["case"]), cell["artifact"], rung, inputs, expected, tolerance, ATTEMPT_S)
     return {"attempt": dict(attempt, probe=bool(recorded.get("probe")))}
 
 

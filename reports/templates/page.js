@@ -294,10 +294,13 @@ function answer() {
   const works = D.formats.map((_, f) => D.cases.filter((kase, k) => WORKS[verdictOf(f, k, p, c)]).length);
   const asIs = D.formats.map((_, f) => D.cases.filter((kase, k) => verdictOf(f, k, p, c) === "ok").length);
   const best = byPreference(D.formats.map((_, f) => f), f => scores[f])[0];
+  // a case measured on fewer stacks is not-measured in every format of this pair, or in none
+  const unmeasured = D.cases.filter((kase, k) => verdictOf(0, k, p, c) === "not-measured").length;
   const headline = works[best] ?
     el("p", {class: "answer", id: "advisor-headline"}, "Save in ", el("strong", {}, FORMAT_NAMES[D.formats[best]]),
-       `: ${works[best]} of ${NK} cases load in ${D.stacks[c].id} ` +
-       `(${asIs[best]} as is, ${works[best] - asIs[best]} with a remedy).`) :
+       `: ${works[best]} of ${NK - unmeasured} cases load in ${D.stacks[c].id} ` +
+       `(${asIs[best]} as is, ${works[best] - asIs[best]} with a remedy)` +
+       (unmeasured ? `; ${unmeasured} not measured between these two stacks.` : ".")) :
     el("p", {class: "answer", id: "advisor-headline"}, "No format carries any case from ",
        el("code", {}, D.stacks[p].id), " to ", el("code", {}, D.stacks[c].id), ".");
   fill(out, headline,
@@ -322,6 +325,7 @@ function advice(cell) {
     blocked: () => "cannot be saved in this format", unsupported: () => "this version cannot write it",
     unavailable: () => "this version cannot build it",
     missing: () => "not measured",
+    "not-measured": () => "not measured between these stacks (a slow case, run on fewer stacks)",
   }[cell.verdict];
   const words = phrase ? phrase() : D.meanings[cell.verdict];
   return el("td", {class: "v-" + cell.verdict, "data-verdict": cell.verdict}, badge(cell.verdict), " ", words);
@@ -334,7 +338,7 @@ function failure(cell) {
 function saveIn(k, p, c) {
   const good = byPreference(D.formats.map((_, f) => f).filter(f => WORKS[verdictOf(f, k, p, c)]),
                             f => WORKS[verdictOf(f, k, p, c)]);
-  if (!good.length) return "nothing works";
+  if (!good.length) return verdictOf(0, k, p, c) === "not-measured" ? "not measured" : "nothing works";
   const best = cellAt(good[0], k, p, c);
   return [el("code", {}, FORMAT_NAMES[D.formats[good[0]]]),
           best.verdict === "ok" ? " as is" : [" with ", el("code", {}, best.remedy)]];
