@@ -13,17 +13,23 @@ from typing import Any
 import pytest
 from pages import Page, expected_squares
 
+from matrix.plan import digest_runner
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 KERAS2 = "tf2.15-py3.11"
 KERAS3 = "keras3.15-tf2.21-py3.11"
 SEED = ("custom_layer", "custom_loss", "module_layer")
+CODE = digest_runner()
+CASES = sorted(case for case in CODE.cases if case not in CODE.axes)  # the slow ones: tests/test_case_inputs.py
+SEVERAL_INPUTS = ("multi_io", "preprocessing_layers")  # TFSMLayer binds none of them
+FUNCTIONAL = ("multi_io", "preprocessing_layers", "transformer_block")  # the layers cases not Sequential
 
 
 def run_matrix(workspace: Path, *stacks: str) -> dict[str, Any]:
     command = [sys.executable, "-m", "matrix", "run", "--workspace", str(workspace),
-               "--site", str(workspace / "site"), "--stacks", *stacks]
+               "--site", str(workspace / "site"), "--stacks", *stacks, "--cases", *CASES]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stdout + result.stderr
     run = json.loads((workspace / "run.json").read_text())
@@ -52,7 +58,7 @@ def saved(runs: list[dict[str, Any]], producer: str) -> int:
 
 def test_cache_computes_only_the_new_row_and_column(runs: list[dict[str, Any]]) -> None:
     artifacts = len({(c["case"], c["format"]) for c in runs[-1]["results"]["cells"]})
-    assert artifacts == 11 * 3
+    assert artifacts == len(CASES) * 3
     assert runs[0]["computed"] == {"saves": artifacts, "loads": saved(runs, KERAS2)}
     # the new row (its artifacts in both stacks) and the new column (it loads the old row)
     assert runs[1]["computed"] == {"saves": artifacts, "loads": 2 * saved(runs, KERAS3) + saved(runs, KERAS2)}
@@ -88,7 +94,10 @@ def test_keras_2_reads_keras_3_only_through_tf_saved_model_load(runs: list[dict[
             if cell["case"] == "subclassed_model":
                 continue  # no InputLayer to trip on: it fails on its weights or optimizer instead
             assert cell["verdict"] == "error"
-            assert "Unrecognized keyword arguments: ['batch_shape'" in cell["error"]["message"]
+            if fmt == "keras" and cell["case"] in FUNCTIONAL:  # the model's class is found first, by its module
+                assert "parent module keras.src.models.functional" in cell["error"]["message"]
+            else:
+                assert "Unrecognized keyword arguments: ['batch_shape'" in cell["error"]["message"]
     for cell in cells(runs, KERAS3, KERAS2, "savedmodel").values():
         assert (cell["verdict"], cell["remedy"]) == ("remedy", "tf.saved_model.load")
         documented = cell["attempts"][0]
@@ -100,13 +109,15 @@ def test_keras_3_reads_keras_2_h5_and_its_savedmodel_through_tfsmlayer(runs: lis
     assert h5["custom_loss"]["verdict"] == "ok"
     assert h5["custom_layer"]["verdict"] == "remedy" and h5["custom_layer"]["remedy"] == "compile=False"
     assert h5["custom_layer"]["max_abs_diff"] <= 1e-5
-    assert_only_tfsmlayer_loads(cells(runs, KERAS2, KERAS3, "savedmodel"))
+    exports = cells(runs, KERAS2, KERAS3, "savedmodel")
+    assert_only_tfsmlayer_loads({case: c for case, c in exports.items() if case not in SEVERAL_INPUTS})
 
 
 def test_keras_3_loads_its_own_export_only_through_tfsmlayer(runs: list[dict[str, Any]]) -> None:
     native = cells(runs, KERAS3, KERAS3, "keras")
     assert {native[case]["verdict"] for case in SEED} == {"ok"}
-    assert_only_tfsmlayer_loads(cells(runs, KERAS3, KERAS3, "savedmodel"))
+    exports = cells(runs, KERAS3, KERAS3, "savedmodel")
+    assert_only_tfsmlayer_loads({case: c for case, c in exports.items() if case not in SEVERAL_INPUTS})
 
 
 def assert_only_tfsmlayer_loads(savedmodel_cells: dict[str, dict[str, Any]]) -> None:
@@ -115,6 +126,33 @@ def assert_only_tfsmlayer_loads(savedmodel_cells: dict[str, dict[str, Any]]) -> 
         assert {a["outcome"] for a in cell["attempts"][:-1]} == {"error"}
         assert "File format not supported" in cell["attempts"][0]["error"]["message"]
         assert cell["max_abs_diff"] <= 1e-5
+
+
+def test_mixed_precision_crosses_the_boundary_within_float16s_precision(runs: list[dict[str, Any]]) -> None:
+    """Keras 3 reads no Keras 2 mixed_float16 policy; tf_keras does, and predicts what TF 2.15 did
+    to float16's precision, not float32's: a mismatch at float32's 1e-5, truly the same model."""
+    for fmt in ("h5", "keras"):
+        cell = cells(runs, KERAS2, KERAS3, fmt)["mixed_float16"]
+        assert (cell["verdict"], cell["remedy"]) == ("remedy", "tf_keras")
+        assert "'str' object has no attribute 'quantization_mode'" in cell["attempts"][0]["error"]["message"]
+        assert cell["tolerance"] == 2.0 ** -8 and 1e-5 < cell["max_abs_diff"] < 2.0 ** -8
+    assert cells(runs, KERAS2, KERAS2, "h5")["conv_batchnorm"]["tolerance"] == 1e-5
+
+
+def test_keras_2_15_cannot_read_its_own_h5_with_a_registered_activation(runs: list[dict[str, Any]]) -> None:
+    """keras-team/keras#20833: the function is written as class 'function' of module 'builtins'."""
+    cell = cells(runs, KERAS2, KERAS2, "h5")["metric_and_activation"]
+    assert cell["verdict"] == "error"
+    assert "Unknown activation function: 'function'" in cell["error"]["message"]
+    assert cells(runs, KERAS2, KERAS2, "keras")["metric_and_activation"]["verdict"] == "ok"
+
+
+def test_keras_3s_tfsmlayer_binds_no_serving_signature_of_several_inputs(runs: list[dict[str, Any]]) -> None:
+    for case in ("multi_io", "preprocessing_layers"):
+        cell = cells(runs, KERAS3, KERAS3, "savedmodel")[case]
+        assert (cell["verdict"], cell["remedy"]) == ("remedy", "tf.saved_model.load")
+        tfsm = next(a for a in cell["attempts"] if a["mode"] == "TFSMLayer")
+        assert tfsm["loaded"] and "too many positional arguments" in tfsm["error"]["message"]
 
 
 def test_the_seeds_module_error_is_a_module_passed_as_a_custom_object(runs: list[dict[str, Any]]) -> None:
@@ -158,3 +196,25 @@ def test_the_real_report_opens_in_a_browser(runs: list[dict[str, Any]], browser:
     assert report.page.locator("#detail .case-detail").count() == len(results["cases"])
     assert report.page.locator("#advisor-table tr[data-case]").count() == len(results["cases"])
     assert report.problems == []
+
+
+def test_a_load_that_never_returns_costs_its_attempts_limits(tmp_path: Path) -> None:
+    """Keras 3.0 loops forever rebuilding TF 2.15's .h5 of a nested model (measured by hand: 40 s
+    in functional_from_config's loop, whose source has no way out). The attempt is interrupted at
+    its limit, the next rungs get the short one, and the worker goes on with its other cells."""
+    from runner.limits import ATTEMPT_S, SHORT_S
+
+    command = [sys.executable, "-m", "matrix", "run", "--workspace", str(tmp_path), "--site", str(tmp_path / "site"),
+               "--stacks", KERAS2, "keras3.0-tf2.16-py3.11", "--cases", "nested_models"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = {(c["producer"], c["consumer"], c["format"]): c
+             for c in json.loads((tmp_path / "site" / "results.json").read_text())["cells"]}
+    hung = found[(KERAS2, "keras3.0-tf2.16-py3.11", "h5")]
+    assert (hung["verdict"], hung["signature_id"]) == ("error", "load-never-returns")
+    first, *later = hung["attempts"]
+    assert first["error"]["type"] == "AttemptTimeout" and ATTEMPT_S <= first["seconds"] < ATTEMPT_S + 10
+    assert later and all(a["error"]["type"] == "AttemptTimeout" and a["seconds"] < SHORT_S + 5 for a in later)
+    # the same worker loaded the cells after it: no cell crashed or timed out
+    assert {c["verdict"] for c in found.values()} & {"crashed", "timeout", "missing"} == set()
+    assert found[("keras3.0-tf2.16-py3.11", "keras3.0-tf2.16-py3.11", "h5")]["verdict"] in ("ok", "remedy")

@@ -120,10 +120,37 @@ def test_a_case_built_on_another_changes_with_it(tmp_path: Path) -> None:
 
 
 def test_every_case_says_whether_it_is_the_seeds_and_what_it_is() -> None:
-    described = {c["id"]: c for c in describe_cases(digest_runner().cases)}
+    described = {c["id"]: c for c in describe_cases(digest_runner())}
     assert {case for case, c in described.items() if c["tags"] == ["seed"]} == {
         "custom_layer", "custom_loss", "module_layer"}
-    assert all(c["tags"] in (["seed"], ["extra"]) and c["summary"] for c in described.values())
+    assert all(c["tags"] in (["seed"], ["extra"], ["layers"]) and c["summary"] for c in described.values())
+    assert {case for case, c in described.items() if c["measured_on"]} == {"text_rnn", "stock_mobilenet",
+                                                                              "nested_models"}
+
+
+def quick(n: int) -> Stack:
+    return Stack(id=f"q{n}", python="3.11", requirements=(f"tensorflow-cpu==2.{n}.0",), family="keras2",
+                 tags=("quick",))
+
+
+def test_a_case_with_a_narrower_axis_is_measured_only_between_its_stacks() -> None:
+    store, stacks = FakeStore(), [stack(1), quick(2), quick(3)]
+    narrow = CodeDigest(core="core1", cases=CODE.cases, axes={"custom_loss": "quick"})
+    # custom_loss: saved by the two quick stacks and loaded only by them; the others everywhere
+    assert store.run(stacks, narrow) == (3 * 6 + 2 * 3, 3 * 3 * 6 + 2 * 2 * 3)
+    # --every-stack: its row and column on the untagged stack too, nothing else again
+    assert store.run(stacks, narrow.on_every_stack()) == (3, (3 + 2) * 3)
+
+
+def test_cells_outside_a_cases_axis_say_not_measured() -> None:
+    from matrix.runfile import assemble_cells
+
+    narrow = CodeDigest(core="core1", cases={"custom_loss": "b"}, axes={"custom_loss": "quick"})
+    cells = assemble_cells([stack(1), quick(2)], narrow, WS, {})
+    verdicts = {(c["producer"], c["consumer"]): c["verdict"] for c in cells if c["format"] == "h5"}
+    assert verdicts == {("s1", "s1"): "not-measured", ("s1", "q2"): "not-measured",
+                        ("q2", "s1"): "not-measured", ("q2", "q2"): "blocked"}  # no save record here
+    assert all(c["error"] is None and c["attempts"] == [] for c in cells if c["verdict"] == "not-measured")
 
 
 @pytest.mark.parametrize(("status", "verdict", "says"), [

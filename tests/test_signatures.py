@@ -60,6 +60,29 @@ def test_no_error_no_signature() -> None:
                       "Exception encountered: ('Keyword argument not understood:', 'input_dtype')", "keras1-config"),
         ("TypeError", "pop expected at most 1 argument, got 2", "keras3-list-sequential"),
         ("TypeError", "Could not locate class 'Model'. Make sure custom classes ...", "keras2-json-in-keras3"),
+        # the layers cases' errors, as the full run gave them (the wrapper names the inner cause)
+        ("ValueError", "Unknown layer: 'NotEqual'. Please ensure you are using a `keras.utils.custom_object_scope`",
+         "keras3-h5-op-layer"),
+        ("ValueError", "Unknown layer: 'MyCustomLayer'. Please ensure ...", "unknown-layer"),
+        ("TypeError", "Error when deserializing class 'MultiHeadAttention' using config={'seed': None}.\n\nException "
+                      "encountered: Unrecognized keyword arguments passed to MultiHeadAttention: {'seed': None}",
+         "keras3-dropped-layer-argument"),
+        ("TypeError", "<class 'keras.src.models.functional.Functional'> could not be deserialized properly. ... "
+                      "Unrecognized keyword arguments passed to Embedding: {'input_length': None}",
+         "keras3-dropped-layer-argument"),
+        ("TypeError", "('Keyword argument not understood:', 'keepdims')", "newer-layer-argument"),
+        ("TypeError", "Error when deserializing class 'Dense' using config={'activation': {'module': 'builtins', "
+                      "'class_name': 'function', 'config': 'Custom>scaled_tanh', 'registered_name': 'function'}}.\n\n"
+                      "Exception encountered: Unknown activation function: 'function'. Please ensure ...",
+         "h5-registered-function"),
+        ("ValueError", "Unknown activation function:Custom>scaled_tanh", "registered-name-unknown"),
+        ("AttemptTimeout", "no result within 60 s: interrupted (the attempt's time limit)", "load-never-returns"),
+        ("TypeError", "Could not deserialize class 'Functional' because its parent module "
+                      "tf_keras.src.models.functional cannot be imported.", "keras-module-path"),
+        ("ValueError", "NodeDef mentions attr 'validate_shape' not in Op<name=AssignVariableOp; ...>",
+         "savedmodel-newer-op-attr"),
+        ("KeyError", "'optimizer'", "mixed-precision-optimizer"),
+        ("KeyError", "'name'", "mixed-precision-optimizer"),
         ("ValueError", "Something nobody has seen", None),
     ],
 )

@@ -1,0 +1,31 @@
+"""Models inside a model: an inner functional model and a ``Sequential``, each called as a layer
+of an outer functional model, as transfer-learning code builds a backbone and a head; trained for
+two epochs with ``Adam``, so the file holds its moments and iteration count beside the weights."""
+
+from tensorflow import keras
+
+TAGS = ("layers",)
+# Keras 3.0 to 3.11 never return from loading a Keras 2 .h5 of it: on every stack, its hangs
+# would spend most of an hour in the attempts' time limits (runner/limits.py).
+MEASURED_ON = "eras"
+INPUT_SHAPE = (10,)
+SAMPLES = 32
+
+
+def build():
+    import numpy
+
+    inner_input = keras.Input(shape=INPUT_SHAPE)
+    backbone = keras.Model(inner_input, keras.layers.Dense(8, activation="relu")(inner_input), name="backbone")
+    head = keras.Sequential([keras.layers.Dense(4, activation="tanh", input_shape=(8,)), keras.layers.Dense(1)],
+                            name="head")
+    features = keras.Input(shape=INPUT_SHAPE)
+    model = keras.Model(features, head(backbone(features)))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mse")
+    samples = numpy.linspace(-1.0, 1.0, SAMPLES * INPUT_SHAPE[0], dtype="float32").reshape((SAMPLES,) + INPUT_SHAPE)
+    model.fit(samples, samples.sum(axis=1, keepdims=True), epochs=2, batch_size=8, shuffle=False, verbose=0)
+    return model
+
+
+def custom_objects():
+    return {}
