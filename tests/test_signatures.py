@@ -64,6 +64,7 @@ def test_no_error_no_signature() -> None:
         ("ValueError", "Unknown layer: 'NotEqual'. Please ensure you are using a `keras.utils.custom_object_scope`",
          "keras3-h5-op-layer"),
         ("ValueError", "Unknown layer: 'MyCustomLayer'. Please ensure ...", "unknown-layer"),
+        ("ValueError", "Unknown layer: Functional", "old-keras-functional-class"),
         ("TypeError", "Error when deserializing class 'MultiHeadAttention' using config={'seed': None}.\n\nException "
                       "encountered: Unrecognized keyword arguments passed to MultiHeadAttention: {'seed': None}",
          "keras3-dropped-layer-argument"),
