@@ -217,4 +217,6 @@ def test_a_load_that_never_returns_costs_its_attempts_limits(tmp_path: Path) -> 
     assert later and all(a["error"]["type"] == "AttemptTimeout" and a["seconds"] < SHORT_S + 5 for a in later)
     # the same worker loaded the cells after it: no cell crashed or timed out
     assert {c["verdict"] for c in found.values()} & {"crashed", "timeout", "missing"} == set()
-    assert found[("keras3.0-tf2.16-py3.11", "keras3.0-tf2.16-py3.11", "h5")]["verdict"] in ("ok", "remedy")
+    assert found[("keras3.0-tf2.16-py3.11", "keras3.0-tf2.16-py3.11", "keras")]["verdict"] == "ok"
+    # Keras 3.0 writes no .h5 of it (save-h5-duplicate-name), measured
+    assert found[("keras3.0-tf2.16-py3.11", "keras3.0-tf2.16-py3.11", "h5")]["verdict"] == "blocked"
