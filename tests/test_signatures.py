@@ -65,6 +65,10 @@ def test_no_error_no_signature() -> None:
          "keras3-h5-op-layer"),
         ("ValueError", "Unknown layer: 'MyCustomLayer'. Please ensure ...", "unknown-layer"),
         ("ValueError", "Unknown layer: Functional", "old-keras-functional-class"),
+        ("TypeError", "Error when deserializing class 'Conv2D' using config={'filters': 8}.\n\nException encountered: "
+                      "<class 'keras.src.initializers.random_initializers.GlorotUniform'> could not be deserialized "
+                      "properly. ... Exception encountered: GlorotUniform.__init__() got an unexpected keyword "
+                      "argument 'dtype'", "keras3-old-initializer-config"),
         ("TypeError", "Error when deserializing class 'MultiHeadAttention' using config={'seed': None}.\n\nException "
                       "encountered: Unrecognized keyword arguments passed to MultiHeadAttention: {'seed': None}",
          "keras3-dropped-layer-argument"),
