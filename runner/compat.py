@@ -97,13 +97,19 @@ def as_numpy(outputs):
     return outputs.numpy() if hasattr(outputs, "numpy") else outputs
 
 
-def compute_dtypes(model):
-    """The dtypes the model's layers compute in, nested models' layers included (a layer that
-    does not say: its ``dtype``)."""
-    found, layers = set(), list(getattr(model, "layers", ()))
+def every_layer(model):
+    """The model's layers, nested models' layers included."""
+    layers = list(getattr(model, "layers", ()))
     while layers:
         layer = layers.pop()
         layers.extend(getattr(layer, "layers", ()))
+        yield layer
+
+
+def compute_dtypes(model):
+    """The dtypes the model's layers compute in (a layer that does not say: its ``dtype``)."""
+    found = set()
+    for layer in every_layer(model):
         dtype = getattr(layer, "compute_dtype", None) or getattr(layer, "dtype", None)
         found.add(getattr(dtype, "name", dtype))
     return found

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import time
 
+from runner.limits import NO_LIMIT
 from runner.protocol import Laps, container_of, describe_error
 from runner.samples import ATOL
 
@@ -208,7 +209,7 @@ def as_array(value):
     return value.numpy() if hasattr(value, "numpy") else value
 
 
-def run_ladder(keras, subject, path, inputs, expected, rungs, probes, tolerance=ATOL, limit=None):
+def run_ladder(keras, subject, path, inputs, expected, rungs, probes, tolerance=ATOL, limit=NO_LIMIT):
     """Every applicable rung in order until one predicts ``expected`` (None: until one predicts
     at all), then the custom_objects probe, when there is an expected output to probe against.
 
@@ -217,7 +218,7 @@ def run_ladder(keras, subject, path, inputs, expected, rungs, probes, tolerance=
     ``[(name, array)]``, and give named outputs (``naming``). ``inputs`` None: there is nothing
     to predict on, and the climb stops at the first load. Outputs within ``tolerance`` of the
     expected ones are equal. ``limit``: what gives each attempt its time limit and hears how
-    it went (``runner.limits``, bound to the cell's case and format); None: no limit."""
+    it went (``runner.limits``, bound to the cell's case and format)."""
     attempts = []
     for rung in rungs:
         if rung.applies(keras, subject, path):
@@ -233,8 +234,6 @@ def run_ladder(keras, subject, path, inputs, expected, rungs, probes, tolerance=
 
 
 def limited_rung(keras, subject, path, rung, inputs, expected, tolerance, limit):
-    if limit is None:
-        return try_rung(keras, subject, path, rung, inputs, expected, tolerance)
     attempt = try_rung(keras, subject, path, rung, inputs, expected, tolerance, limit.seconds())
     limit.observe(attempt)
     return attempt

@@ -1,9 +1,9 @@
 """A time limit on each load attempt, so that a load that never returns costs its attempt, and a
 family of them (one Keras that hangs on every file of a kind) costs minutes, not hours.
 
-Measured: Keras 3.0 to 3.11 loop forever in ``functional_from_config`` on a Keras 2 ``.h5`` of
-a model nested in a model (the nodes it waits for never resolve); 3.12 and later raise "Invalid
-Functional model configuration" instead. The loop is Python, so an exception raised in the
+Measured: Keras 3.0 loops forever in ``functional_from_config`` on a Keras 2 ``.h5`` of a model
+nested in a model (the nodes it waits for never resolve), and so do 3.5, 3.11 and 3.13 by hand;
+3.12 raises "Invalid Functional model configuration" instead. The loop is Python, so an exception raised in the
 loading thread (``PyThreadState_SetAsyncExc``) stops it, and the worker goes on with the next
 rung. A load stuck in C code is not interrupted: the host's cell timeout still catches it.
 """
@@ -13,6 +13,8 @@ import contextlib
 import ctypes
 import sys
 import threading
+
+from runner.protocol import attempt_loaded
 
 # The slowest attempt measured took 13 s (TF 1.15 reading a text_rnn SavedModel), the next 8.6 s
 # (a MobileNetV2 SavedModel), over every load of the seven `eras` stacks, where the slow cases
@@ -45,8 +47,6 @@ class AttemptLimits(object):
         return CellLimit(self, case, fmt)
 
     def observe(self, case, fmt, attempt):
-        from runner.protocol import attempt_loaded
-
         if (attempt.get("error") or {}).get("type") == AttemptTimeout.__name__:
             self.hung.add((case, fmt))
         elif attempt_loaded(attempt):
@@ -85,6 +85,19 @@ def raise_in(thread_id, exception_class):
     """Make ``thread_id`` raise ``exception_class`` at its next Python instruction (None: cancel)."""
     ident = ctypes.c_ulong(thread_id) if sys.version_info >= (3, 7) else ctypes.c_long(thread_id)
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ident, ctypes.py_object(exception_class) if exception_class else None)
+
+
+class NoLimit(object):
+    """No time limit, nothing to learn: the self-check's and a user's files' attempts."""
+
+    def seconds(self):
+        return None
+
+    def observe(self, attempt):
+        pass
+
+
+NO_LIMIT = NoLimit()
 
 
 class CellLimit(object):

@@ -21,14 +21,6 @@ from runner.ladder import model_input, named_outputs
 from runner.samples import fixed_inputs
 
 
-def every_layer(model):
-    layers = list(model.layers)
-    while layers:
-        layer = layers.pop()
-        yield layer
-        layers.extend(getattr(layer, "layers", ()))
-
-
 def problems(keras, model, specs):
     import numpy
 
@@ -39,7 +31,7 @@ def problems(keras, model, specs):
     declared = getattr(model, "inputs", None) or [None] * len(specs)  # a subclassed model declares none
     if len(specs) != len(declared):
         return [*found, f"{len(specs)} inputs declared, the model has {len(declared)}"]
-    layers = list(every_layer(model))
+    layers = list(compat.every_layer(model))
     input_dims = {int(layer.input_dim) for layer in layers if isinstance(layer, keras.layers.Embedding)}
     vocabulary = set()
     for layer in layers:
