@@ -150,6 +150,14 @@ def open_to_others(workspace: Path) -> None:
         top = workspace / name
         top.mkdir(parents=True, exist_ok=True)
         for folder, _dirs, files in os.walk(top):
-            os.chmod(folder, 0o777)
+            chmod_if_there(folder, 0o777)
             for file in files:
-                os.chmod(os.path.join(folder, file), 0o666)
+                chmod_if_there(os.path.join(folder, file), 0o666)
+
+
+def chmod_if_there(path: str, mode: int) -> None:
+    """Another stack's thread may rename its temporary file away between the walk and the chmod."""
+    try:
+        os.chmod(path, mode)
+    except FileNotFoundError:
+        pass
