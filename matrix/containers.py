@@ -157,7 +157,5 @@ def open_to_others(workspace: Path) -> None:
 
 def chmod_if_there(path: str, mode: int) -> None:
     """Another stack's thread may rename its temporary file away between the walk and the chmod."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.chmod(path, mode)
-    except FileNotFoundError:
-        pass
