@@ -5,7 +5,8 @@ runs every cell in a fresh process importing TensorFlow, as a per-cell nox param
 (measured on a sample of each stack's cells and extrapolated; the output says so); (c) a rerun
 with nothing to do; (d) one stack added to the finished matrix (the last one, its records
 removed): exactly its row and column are computed again. Prints the figures and writes them to
-SITE/bench.json.
+SITE/bench.json, and the report of the matrix it computed to SITE/bench-run/ (an hour's work on
+the full set: kept, not thrown away with the scratch workspace).
 """
 
 from __future__ import annotations
@@ -47,14 +48,15 @@ def run_bench(stacks: list[Stack], options: RunOptions, site: Path, sample: int)
         bench.envs.symlink_to(options.workspace.envs.resolve(), target_is_directory=True)
         fresh = RunOptions(workspace=bench, jobs=options.jobs, limits=options.limits, cases=options.cases,
                            every_stack=options.every_stack)
+        report = site / "bench-run"
         log(f"bench: (a) this runner, empty workspace, {len(ready)} stacks, {options.jobs} jobs")
-        first, first_s = timed_run(ready, fresh, Path(scratch) / "site")
+        first, first_s = timed_run(ready, fresh, report)
         log("bench: (c) the same run again, nothing to do")
-        _, noop_s = timed_run(ready, fresh, Path(scratch) / "site")
+        _, noop_s = timed_run(ready, fresh, report)
         added = ready[-1]
         log(f"bench: (d) {added.id} added to the finished matrix: its row and column again")
         expected = forget_stack(bench, added.id)
-        again, added_s = timed_run(ready, fresh, Path(scratch) / "site")
+        again, added_s = timed_run(ready, fresh, report)
         log(f"bench: (b) the naive runner: {sample} cells per stack and phase, each in a new process")
         naive = naive_estimate(ready, bench, envs, sample)
     cores = os.cpu_count() or 1

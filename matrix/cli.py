@@ -75,7 +75,8 @@ def parser() -> argparse.ArgumentParser:
     add_work_options(check, "environments and check records", "check/index.html and check/results.json")
     add_worker_options(check)
     add_backend_options(check)
-    bench = commands.add_parser("bench", help="measure this runner against a naive one; write SITE/bench.json")
+    bench = commands.add_parser("bench", help="measure this runner against a naive one; write SITE/bench.json "
+                                              "and the report of the matrix it computed to SITE/bench-run/")
     add_work_options(bench, "whose environments to use, built if missing", "bench.json")
     add_case_selection(bench)
     bench.add_argument("--full", action="store_true", help="the whole default set (default: the quick set)")
