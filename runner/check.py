@@ -25,15 +25,17 @@ import sys
 
 from runner import ladder
 from runner.modelfile import (
+    config_compute_dtypes,
     config_specs,
     file_origin,
     keras_metadata_config,
     output_names,
     read_config,
+    saved_model_dtypes,
     saved_model_specs,
 )
 from runner.protocol import WEIGHTS_FORMATS, describe_error, failed_cell, loaded_cell, read_json
-from runner.samples import fixed_inputs, read_reference, reference_data
+from runner.samples import ATOL, fixed_inputs, read_reference, reference_data, tolerance_for
 from runner.worker import main
 
 
@@ -63,13 +65,14 @@ def load_cell(keras, cell):
         return problem
     architecture = architecture_of(keras, user, cell)
     try:
-        inputs, expected, no_input = sample_of(cell, architecture)
+        inputs, expected, tolerance, no_input = sample_of(cell, architecture)
     except Exception as exc:  # an --expected file that does not read
         return failed("the expected outputs do not read", exc)
     names = architecture.output_names()
     attempts = ladder.run_ladder(keras, user, cell["file"], inputs, expected, cell_rungs(cell, names),
-                                 user_probes(names))
-    return dict(checked_cell(attempts, no_input), origin=file_origin(cell["file"], cell["format"]))
+                                 user_probes(names), tolerance)
+    return dict(checked_cell(attempts, no_input), tolerance=tolerance,
+                origin=file_origin(cell["file"], cell["format"]))
 
 
 def checked_cell(attempts, no_input):
@@ -305,19 +308,33 @@ def predict_with_first_rung(keras, user, cell, inputs, no_input, architecture):
     result = dict(checked_cell(attempts, no_input),
                   loaded_by=attempts[-1]["mode"] if predicted else None)
     if predicted:
-        result["reference_data"] = reference_data(inputs, captured["outputs"])
+        result["reference_data"] = reference_data(inputs, captured["outputs"], tolerance_of(cell, architecture))
     return result
 
 
 def sample_of(cell, architecture):
-    """The input, the outputs to expect (the chosen reference's, the user's own, or None), and
-    why no input could be built (None when there is one)."""
+    """The input, the outputs to expect (the chosen reference's, the user's own, or None), the
+    tolerance they are compared with, and why no input could be built (None when there is one)."""
     if cell.get("reference"):
-        inputs, expected, _tolerance = read_reference(read_json(cell["reference"]))  # a check's is ATOL
-        return inputs, expected, None
+        inputs, expected, tolerance = read_reference(read_json(cell["reference"]))
+        return inputs, expected, tolerance, None
     expected = read_named_arrays(cell["expected"]) if cell.get("expected") else None
     inputs, no_input = given_input(cell, architecture)
-    return inputs, expected, no_input
+    return inputs, expected, tolerance_of(cell, architecture), no_input
+
+
+def tolerance_of(cell, architecture):
+    """The matrix's rule: a model that computes in a 16-bit float is compared within a few of its
+    epsilons, as its outputs differ that much between stacks; the dtypes are its config's
+    policies, or a SavedModel's ops where it has no Keras config."""
+    if architecture.config:
+        return tolerance_for(config_compute_dtypes(architecture.config))
+    if cell["format"] == "savedmodel":
+        try:
+            return tolerance_for(saved_model_dtypes(cell["file"]))
+        except Exception:  # a SavedModel this TensorFlow cannot parse: its rungs say why
+            return ATOL
+    return ATOL
 
 
 def given_input(cell, architecture):
@@ -377,6 +394,7 @@ class Architecture(collections.namedtuple("Architecture", "config problem")):
 
     def output_names(self):
         return output_names(self.config) if self.config else ()
+
 
 
 def architecture_of(keras, user, cell):

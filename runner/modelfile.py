@@ -203,6 +203,31 @@ def output_names(config):
     return (last,) if last else ()
 
 
+def config_compute_dtypes(config):
+    """The dtypes a model config's layers name, each policy as the dtype it computes in
+    (``mixed_float16``: float16), nested models' layers included."""
+    found, pending = set(), [config]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if key == "dtype":
+                    found.add(policy_compute_dtype(value))
+                else:
+                    pending.append(value)
+    return found
+
+
+def policy_compute_dtype(dtype):
+    """``float16`` of ``mixed_float16``, as a string or as a Keras 2 / Keras 3 policy config."""
+    if isinstance(dtype, dict):
+        dtype = (dtype.get("config") or {}).get("name")
+    name = str(dtype)
+    return name[len("mixed_"):] if name.startswith("mixed_") else name
+
+
 def dtype_name(layer_config):
     dtype = layer_config.get("dtype") or "float32"
     if isinstance(dtype, dict):  # Keras 3: a DTypePolicy config
@@ -227,6 +252,25 @@ def saved_model_specs(path, keras_config=None):
     if len(named) == 1 and len(declared) == 1:
         feeds = {named[0][0]: declared[0][3:]}
     return [InputSpec(name, spec.shape.as_list(), spec.dtype.name, *feeds.get(name, ())) for name, spec in named]
+
+
+def saved_model_dtypes(path):
+    """The dtypes a SavedModel's graph computes in (every op's type attributes, functions' too):
+    a Keras 3 export of a ``mixed_float16`` model has no Keras config, only float16 ops."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as handle:
+        saved.ParseFromString(handle.read())
+    found = set()
+    for graph in (meta.graph_def for meta in saved.meta_graphs):
+        nodes = list(graph.node) + [node for function in graph.library.function for node in function.node_def]
+        for node in nodes:
+            for value in node.attr.values():
+                types = list(value.list.type) + ([value.type] if value.HasField("type") else [])
+                found.update(tf.dtypes.as_dtype(kind).name for kind in types)
+    return found
 
 
 def keras_metadata_config(path):

@@ -7,6 +7,8 @@
 - ``two_tower``: a functional model with two named inputs (token ids, float features) and two
   named outputs (a score, three softmax tags).
 - ``text_vectorized``: raw strings in, through a ``TextVectorization`` that holds its vocabulary.
+- ``mixed_dense``: built under the ``mixed_float16`` policy: its outputs differ between stacks by
+  more than float32's tolerance, as float16's rounding does.
 
 Each in every format the stack writes: ``.h5``, ``.keras`` (Keras 2.12+), and a SavedModel
 (``model.save(dir)`` in Keras 2, ``model.export(dir)`` in Keras 3); and as old projects ship
@@ -66,6 +68,19 @@ def text_vectorized():
     return keras.Model(review, keras.layers.Dense(1)(pooled), name="text_vectorized")
 
 
+def mixed_dense():
+    """Dense layers under the ``mixed_float16`` policy, the output layer kept in float32."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        return keras.Sequential([
+            keras.Input(shape=(10,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(1, dtype="float32"),
+        ], name="mixed_dense")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
 def save_all(model, folder):
     os.makedirs(folder, exist_ok=True)
     model.save(os.path.join(folder, "model.h5"))
@@ -84,7 +99,7 @@ def save_all(model, folder):
 def main(out):
     tf.random.set_seed(7)
     np.random.seed(7)
-    for build in (text_lstm, two_tower, text_vectorized):
+    for build in (text_lstm, two_tower, text_vectorized, mixed_dense):
         model = build()
         model.compile(optimizer="adam", loss="mse")
         save_all(model, os.path.join(out, build.__name__))

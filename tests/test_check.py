@@ -114,6 +114,15 @@ CORPUS_VERDICTS = {
     f"{KERAS3}.text_vectorized.model.h5": ("error", "error", "compile=False"),
     f"{KERAS3}.text_vectorized.model.keras": ("error", "error", "ok"),
     f"{KERAS3}.text_vectorized.savedmodel": ("error", "tf.saved_model.load", "TFSMLayer"),
+    # mixed_float16: Keras 3 reads no Keras 2 dtype policy (tf_keras does); compared within 2^-8
+    f"{OLD}.mixed_dense.model.h5": ("ok", "ok", "tf_keras"),
+    f"{OLD}.mixed_dense.savedmodel": ("ok", "ok", "TFSMLayer"),
+    f"{KERAS2}.mixed_dense.model.h5": ("compile=False", "ok", "tf_keras"),
+    f"{KERAS2}.mixed_dense.model.keras": ("error", "ok", "tf_keras"),
+    f"{KERAS2}.mixed_dense.savedmodel": ("error", "ok", "TFSMLayer"),
+    f"{KERAS3}.mixed_dense.model.h5": ("error", "error", "compile=False"),
+    f"{KERAS3}.mixed_dense.model.keras": ("error", "error", "ok"),
+    f"{KERAS3}.mixed_dense.savedmodel": ("error", "tf.saved_model.load", "TFSMLayer"),
     # standalone Keras (tests/corpus_standalone.py): Keras 1's layer arguments load nowhere, a
     # Sequential written as a list loads in Keras 2 only (its input from the first layer's shape)
     f"{K1}.text_lstm.model.h5": ("error", "error", "error"),
@@ -193,6 +202,17 @@ def test_real_models_get_the_verdicts_measured_by_hand(corpus: dict[str, Any]) -
                if "no reference" in line)
     cells = {(c["producer"], c["consumer"]): c for c in corpus["results"]["cells"]}
     assert {key: cells[key]["signature_id"] for key in CORPUS_SIGNATURES} == CORPUS_SIGNATURES
+
+
+def test_a_float16_model_is_compared_within_float16s_tolerance(corpus: dict[str, Any]) -> None:
+    """mixed_float16: the stacks' outputs differ by more than float32's 1e-5, so a check at 1e-5
+    called a model that is the same a mismatch; the dtypes come from the config's policies, or
+    for Keras 3's export (no Keras config) from its graph's ops."""
+    cells = [c for c in corpus["results"]["cells"] if ".mixed_dense." in c["producer"]]
+    compared = [c for c in cells if c["max_abs_diff"] is not None]
+    assert len(compared) == 17 and {c["tolerance"] for c in compared} == {2.0 ** -8}
+    export = [c for c in compared if c["producer"] == f"{KERAS3}.mixed_dense.savedmodel"]
+    assert max(c["max_abs_diff"] for c in export) > 1e-5  # Keras 3.15's TFSMLayer against TF 2.15's load
 
 
 def test_every_output_is_compared_by_name_and_a_failed_prediction_is_not_a_failed_load(
