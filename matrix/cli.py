@@ -28,8 +28,8 @@ from matrix.verify import VerifyRequest
 from matrix.versions import missing_stacks
 from runner.protocol import FORMATS
 
-# A load job's cells at most: 4.5 minutes here at the heaviest column's cost (68 ms a cell,
-# TF 2.10, full default run), so a nightly load job stays far under 20 minutes with its setup.
+# A load job's cells at most: 12 minutes here at the heaviest column's cost (179 ms a cell,
+# Keras 3.0, full default run), so a nightly load job stays under 20 minutes with its setup.
 CELLS_PER_LOAD_JOB = 4000
 
 
