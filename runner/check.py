@@ -396,7 +396,6 @@ class Architecture(collections.namedtuple("Architecture", "config problem")):
         return output_names(self.config) if self.config else ()
 
 
-
 def architecture_of(keras, user, cell):
     from runner.compat import clear_session
 

@@ -222,16 +222,18 @@ def config_compute_dtypes(config):
 
 def policy_compute_dtype(dtype):
     """``float16`` of ``mixed_float16``, as a string or as a Keras 2 / Keras 3 policy config."""
-    if isinstance(dtype, dict):
-        dtype = (dtype.get("config") or {}).get("name")
-    name = str(dtype)
+    name = str(policy_name(dtype))
     return name[len("mixed_"):] if name.startswith("mixed_") else name
 
 
+def policy_name(dtype):
+    """A config's dtype as written: a string, or the name in a Keras 2 ``Policy`` / Keras 3
+    ``DTypePolicy`` config."""
+    return (dtype.get("config") or {}).get("name") if isinstance(dtype, dict) else dtype
+
+
 def dtype_name(layer_config):
-    dtype = layer_config.get("dtype") or "float32"
-    if isinstance(dtype, dict):  # Keras 3: a DTypePolicy config
-        dtype = (dtype.get("config") or {}).get("name") or "float32"
+    dtype = policy_name(layer_config.get("dtype")) or "float32"
     return dtype if dtype in ("float16", "float32", "float64", "int32", "int64", "string") else "float32"
 
 
