@@ -94,7 +94,8 @@ def loaded_fields(loaded: Record) -> dict[str, Any]:
     without their traceback tails, which the records keep and no report shows: half of run.json."""
     attempts = [without_traceback(a) for a in loaded.get("attempts", [])]
     return {"verdict": loaded.get("verdict", "missing"), "remedy": loaded.get("remedy"),
-            "max_abs_diff": loaded.get("max_abs_diff"), "tolerance": loaded.get("tolerance"), "attempts": attempts,
+            "max_abs_diff": loaded.get("max_abs_diff"), "tolerance": loaded.get("tolerance"),
+            "fidelity": loaded.get("fidelity"), "attempts": attempts,
             "custom_objects_needed": loaded.get("custom_objects_needed"),
             "error": loaded.get("error") or first_error(attempts), "seconds": loaded.get("seconds")}
 

@@ -22,6 +22,12 @@ class OutputDiff(TypedDict):
     outcome: str  # ok, mismatch
 
 
+class Resume(TypedDict):
+    outcome: str  # ok, mismatch, error
+    max_abs_diff: float | None
+    error: ErrorData | None
+
+
 class AttemptData(TypedDict, total=False):
     """One rung of the ladder as the worker recorded it (run.json leaves out its error's traceback)."""
 
@@ -32,6 +38,8 @@ class AttemptData(TypedDict, total=False):
     unsafe: bool
     probe: bool
     max_abs_diff: float | None
+    fidelity: str | None  # runner.protocol.FIDELITY_NAMES: what it gave back, where it loaded
+    resume: Resume  # a trained case's model that came back compiled: the next training step
     outputs: list[OutputDiff]  # a check's: each output compared, by name
     seconds: float
     error: ErrorData | None
@@ -75,6 +83,7 @@ class Cell(TypedDict):
     remedy: str | None
     max_abs_diff: float | None
     tolerance: float | None  # the largest diff that counted as equal (the model's compute dtype's)
+    fidelity: str | None  # what the load the verdict names gives back (runner.protocol.FIDELITY_NAMES)
     custom_objects_needed: bool | None
     error: ErrorData | None
     attempts: list[AttemptData]

@@ -13,7 +13,7 @@ from typing import Any
 import markupsafe
 import pandas as pd
 
-from runner.protocol import FORMATS, VERDICT_NAMES, VERDICTS
+from runner.protocol import FIDELITIES, FORMATS, VERDICT_NAMES, VERDICTS
 
 NONE = -1
 # What a stack contributes to the cell detail, in order.
@@ -55,6 +55,8 @@ def page_data(results: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
         "severity": [v.name for v in sorted(VERDICTS, key=lambda v: v.severity)],  # worst first
         "marks": {v.name: v.mark for v in VERDICTS},
         "meanings": {v.name: v.meaning for v in VERDICTS},
+        "fidelities": [{"name": f.name, "label": f.label, "meaning": f.meaning}
+                       for f in sorted(FIDELITIES, key=lambda f: f.rank)],  # keeps the most first
         "containers": containers(frame, stack_ids, cases, formats),
         "signatures": [signature_entry(g) for g in results["signatures"]],
         **columns,
@@ -89,6 +91,7 @@ def cell_columns(cells: list[dict[str, Any]], frame: pd.DataFrame, axes: tuple[l
     size = len(formats) * len(cases) * len(stacks) ** 2
     verdict = [VERDICT_NAMES.index("missing")] * size
     remedy, signature, needed, error = [NONE] * size, [NONE] * size, [NONE] * size, [NONE] * size
+    fidelity = [NONE] * size
     diff: list[float | None] = [None] * size
     attempts: list[list[int]] = [[] for _ in range(size)]
     shapes: dict[tuple[Any, ...], int] = {}
@@ -97,13 +100,15 @@ def cell_columns(cells: list[dict[str, Any]], frame: pd.DataFrame, axes: tuple[l
             continue
         verdict[position] = VERDICT_NAMES.index(cell["verdict"])
         remedy[position] = strings(cell["remedy"])
+        fidelity[position] = strings(cell.get("fidelity"))
         diff[position] = rounded(cell["max_abs_diff"])
         key = row.signature_id if isinstance(row.signature_id, str) else row.signature
         signature[position] = groups.get(str(key), NONE) if isinstance(key, str) else NONE
         needed[position] = NONE if cell["custom_objects_needed"] is None else int(cell["custom_objects_needed"])
         error[position] = error_index(cell["error"], strings)
         attempts[position] = [n for a in cell["attempts"] for n in attempt_pair(a, shapes, strings)]
-    return {"verdict": "".join(VERDICT_DIGITS[v] for v in verdict), "remedy": remedy, "diff": diff,
+    return {"verdict": "".join(VERDICT_DIGITS[v] for v in verdict), "remedy": remedy, "fidelity": fidelity,
+            "diff": diff,
             "signature": signature, "needed": needed, "error": error, "attempts": attempts,
             "shapes": [list(shape) for shape in shapes]}
 
@@ -123,7 +128,8 @@ def attempt_pair(attempt: dict[str, Any], shapes: dict[tuple[Any, ...], int], st
     """(shape index, milliseconds): what the attempt did is shared by many cells, its time is not."""
     shape = (strings(attempt["mode"]), strings(attempt.get("call")), strings(outcome_words(attempt)),
              error_index(attempt.get("error"), strings), int(bool(attempt.get("unsafe"))),
-             int(bool(attempt.get("probe"))), rounded(attempt.get("max_abs_diff")))
+             int(bool(attempt.get("probe"))), rounded(attempt.get("max_abs_diff")), strings(attempt.get("fidelity")),
+             strings(resume_words(attempt.get("resume"))))
     index = shapes.setdefault(shape, len(shapes))
     return index, round((attempt.get("seconds") or 0) * 1000)
 
@@ -133,6 +139,18 @@ def outcome_words(attempt: dict[str, Any]) -> str:
     if attempt["outcome"] == "error" and attempt.get("loaded"):
         return "loaded; predicting failed"
     return str(attempt["outcome"])
+
+
+def resume_words(resume: dict[str, Any] | None) -> str | None:
+    """What one more training step showed, in the page's words (None: no step was taken)."""
+    if not resume:
+        return None
+    if resume["outcome"] == "ok":
+        return f"training resumes identically (diff {rounded(resume['max_abs_diff'])})"
+    if resume["outcome"] == "mismatch":
+        return f"training does not resume as saved (diff {rounded(resume['max_abs_diff'])} after one step)"
+    error = resume.get("error") or {}
+    return f"one more training step fails: {error.get('type')}: {error.get('message')}"
 
 
 def error_index(error: dict[str, Any] | None, strings: Strings) -> int:

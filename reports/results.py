@@ -8,12 +8,12 @@ from typing import Any, cast
 
 import pandas as pd
 
-from matrix.views import AttemptData, Cell, ErrorData, RunFile
+from matrix.views import AttemptData, Cell, ErrorData, Resume, RunFile
 from reports.catalog import match_error
 from reports.signatures import cell_failure, signature_of, summarize
 from runner.protocol import attempt_loaded
 
-SCHEMA = 2  # of results.json, the public contract; records have their own (runner.protocol.SCHEMA)
+SCHEMA = 3  # of results.json, the public contract; records have their own (runner.protocol.SCHEMA)
 STACK_FIELDS = ("id", "python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py", "family", "backend", "status",
                 "reason", "tags")
 
@@ -52,6 +52,7 @@ def public_cell(cell: Cell) -> dict[str, Any]:
         "remedy": cell["remedy"],
         "max_abs_diff": cell["max_abs_diff"],
         "tolerance": cell.get("tolerance"),
+        "fidelity": cell.get("fidelity"),
         "signature": signature_of(failure),
         "signature_id": entry.id if entry else None,
         "error": public_error(cell["error"], cell["verdict"]),
@@ -86,10 +87,19 @@ def public_attempt(attempt: AttemptData) -> dict[str, Any]:
             "loaded": attempt_loaded(cast(dict[str, Any], attempt)),
             "unsafe": bool(attempt.get("unsafe")), "probe": bool(attempt.get("probe")),
             "max_abs_diff": attempt.get("max_abs_diff"), "seconds": attempt.get("seconds"),
+            "fidelity": attempt.get("fidelity"), "resume": public_resume(attempt.get("resume")),
             "error": {"type": error["type"], "message": error["message"]} if error else None}
 
 
-COLUMNS = ("producer", "consumer", "case", "format", "container", "verdict", "remedy", "max_abs_diff",
+def public_resume(resume: Resume | None) -> dict[str, Any] | None:
+    if not resume:
+        return None
+    error = resume.get("error")
+    return {"outcome": resume["outcome"], "max_abs_diff": resume["max_abs_diff"],
+            "error": {"type": error["type"], "message": error["message"]} if error else None}
+
+
+COLUMNS = ("producer", "consumer", "case", "format", "container", "verdict", "remedy", "fidelity", "max_abs_diff",
            "custom_objects_needed", "signature", "signature_id")
 
 

@@ -205,8 +205,10 @@ def cell_rungs(cell, names):
     """The rungs for the cell's file: the model ladder, or for weights the ways to load them."""
     if cell["format"] in WEIGHTS_FORMATS:
         mode, call, make_model = model_source(cell.get("architecture"))
+        fidelity = None if cell.get("architecture") else "rebuilt"  # model_from_json's model tells
         rungs = [rung._replace(mode="{} + {}".format(mode, rung.mode), call="{}; {}".format(call, rung.call),
-                               load=weights_loader(make_model, rung.load)) for rung in WEIGHTS_RUNGS]
+                               load=weights_loader(make_model, rung.load), fidelity=fidelity)
+                 for rung in WEIGHTS_RUNGS]
         return ladder.named_rungs(rungs, names)
     return user_rungs(cell["unsafe"], names)
 
@@ -225,48 +227,28 @@ def model_source(architecture):
 
 def weights_loader(make_model, load_weights):
     def load(keras, user, path):
-        model = make_model(keras, user)
+        model = ladder.scrambled(make_model(keras, user))
         load_weights(model, path)
         return ladder.keras_predictor(model)
     return load
 
 
 def load_weights_as_named(model, path):
-    model.load_weights(weights_path(path))
+    model.load_weights(ladder.weights_path(path))
 
 
 def load_weights_renamed_h5(model, path):
-    """A legacy HDF5 weights file under a ``.weights.h5`` name, copied to a ``.h5`` name: Keras
-    2.13+ and 3 read a ``.weights.h5`` name as the new weights layout (measured: TF 2.15, Keras 3.15)."""
+    """A legacy HDF5 weights file under a ``.weights.h5`` name, copied to a ``.h5`` name (as the
+    matrix's rung of that name)."""
     with ladder.copied_as_h5(path) as renamed:
         model.load_weights(renamed)
-
-
-def is_legacy_weights_named_new(keras, user, path):
-    """A ``.weights.h5`` name on a legacy HDF5 weights file (``save_weights`` of Keras before 2.13,
-    whose root attributes name its layers)."""
-    if not (os.path.isfile(path) and path.endswith(".weights.h5")):
-        return False
-    import h5py
-
-    with h5py.File(path, "r") as handle:
-        return "layer_names" in handle.attrs
-
-
-def weights_path(path):
-    """What ``load_weights`` takes: the file, or a checkpoint folder's prefix (its .index, cut)."""
-    if os.path.isdir(path):
-        indexes = [name for name in sorted(os.listdir(path)) if name.endswith(".index")]
-        if len(indexes) == 1:
-            return os.path.join(path, indexes[0][:-len(".index")])
-    return path
 
 
 RENAMED_H5 = "load_weights, renamed to .h5"
 WEIGHTS_RUNGS = (  # load is (model, path) -> None here; cell_rungs puts the model's source before it
     ladder.Rung("load_weights", "model.load_weights(path)", load_weights_as_named, ladder.always, False),
     ladder.Rung(RENAMED_H5, "model.load_weights(copy named *.h5)", load_weights_renamed_h5,
-                is_legacy_weights_named_new, False),
+                ladder.is_legacy_weights_named_new, False),
 )
 
 
@@ -294,12 +276,12 @@ def predict_with_first_rung(keras, user, cell, inputs, no_input, architecture):
 
     def capturing(load):
         def load_and_keep(keras, user, path):
-            predict = load(keras, user, path)
+            loaded = load(keras, user, path)
 
             def predict_and_keep(model_input):
-                captured["outputs"] = predict(model_input)
+                captured["outputs"] = loaded.predict(model_input)
                 return captured["outputs"]
-            return predict_and_keep
+            return loaded._replace(predict=predict_and_keep)
         return load_and_keep
 
     rungs = [rung._replace(load=capturing(rung.load)) for rung in cell_rungs(cell, architecture.output_names())]

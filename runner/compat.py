@@ -9,6 +9,8 @@ import os
 import platform
 import sys
 
+from runner.protocol import ARCHITECTURE_FILE, CHECKPOINT_PREFIX, FULL_MODEL_FORMATS, weights_file_name
+
 RUNTIME = {"tuned": False}  # whether tune_runtime ran in this process (predict below asks)
 
 
@@ -184,6 +186,8 @@ def unsupported_reason(keras, fmt):
         return "this Keras 3 has neither model.save(dir) nor model.export(dir)"
     if fmt == "keras" and version_tuple(keras_version(keras)) < (2, 0):
         return "Keras before 2.0 has no .keras file name handling"
+    if fmt == "weights-tf" and flavor == "keras3":
+        return "Keras 3's save_weights writes only .weights.h5 files: the TensorFlow checkpoint format is gone"
     return None
 
 
@@ -204,6 +208,13 @@ def missing_api(keras, names):
 
 def save_call(keras, fmt):
     """The public call this stack documents for ``fmt``, as a name for the record."""
+    weights = "model.save_weights({!r})".format(weights_file_name(keras_flavor(keras)))
+    if fmt == "weights-h5":
+        return weights
+    if fmt == "weights-tf":
+        return "model.save_weights({!r}, save_format='tf')".format(CHECKPOINT_PREFIX)
+    if fmt == "json":
+        return "open({!r}, 'w').write(model.to_json()); {}".format(ARCHITECTURE_FILE, weights)
     if fmt != "savedmodel":
         return "model.save(path)"
     if keras_flavor(keras) == "keras3":
@@ -212,12 +223,36 @@ def save_call(keras, fmt):
 
 
 def save(keras, model, fmt, path):
+    """Write ``fmt`` to ``path``: a full model's file or folder, or the folder of a weights format."""
+    if fmt in FULL_MODEL_FORMATS:
+        save_model(keras, model, fmt, path)
+        return
+    os.makedirs(path)
+    if fmt == "weights-tf":
+        # TF 1.x writes HDF5 by default, whatever the name; TF 2's default for a name without .h5
+        model.save_weights(os.path.join(path, CHECKPOINT_PREFIX), save_format="tf")
+        return
+    if fmt == "json":
+        with open(os.path.join(path, ARCHITECTURE_FILE), "w") as handle:
+            handle.write(model.to_json())
+    model.save_weights(os.path.join(path, weights_file_name(keras_flavor(keras))))
+
+
+def save_model(keras, model, fmt, path):
     if fmt == "savedmodel" and keras_flavor(keras) == "keras3":
         model.export(path)
     elif fmt == "savedmodel" and tensorflow_1():
         model.save(path, save_format="tf")  # TF 1.x writes HDF5 by default, whatever the name
     else:
         model.save(path)
+
+
+def is_compiled(model):
+    """Whether ``model`` came back compiled: an optimizer and a loss to train with (Keras 3 says
+    ``compiled``, Keras 2 ``_is_compiled``)."""
+    if model is None or getattr(model, "optimizer", None) is None:
+        return False
+    return bool(getattr(model, "compiled", getattr(model, "_is_compiled", False)))
 
 
 def tensorflow_1():

@@ -1,10 +1,17 @@
 """The load-mode ladder: the documented way first, then named remedies, until one predicts right.
 
 A ``Rung`` names its mode, the call a user would write, whether it is unsafe (runs code saved
-in the file), ``load(keras, case, path)`` returning a function from the saved input to
-predictions, and ``applies(keras, case, path)``: whether the rung exists in this stack for
-this artifact. Rungs run in order until one loads AND predicts the saved outputs; a rung that
-loads but predicts otherwise is recorded and the climb goes on.
+in the file), ``load(keras, case, path)`` returning what it loaded (``Loaded``), and
+``applies(keras, case, path)``: whether the rung exists in this stack for this artifact; its
+``fidelity`` is what the user gets back (``runner.protocol.FIDELITIES``), None where the loaded
+model tells (compiled as saved, or not). Rungs run in order until one loads AND predicts the
+saved outputs; a rung that loads but predicts otherwise is recorded and the climb goes on.
+
+Each format has its ladder (``ladder_for``): a full model file's starts at ``load_model``; a
+weights file's builds the model in code and loads the weights into it; a ``to_json()``'s
+rebuilds it from the JSON. A model built to take weights has every weight moved off its initial
+value first (``scrambled``), so a load that leaves any weight alone cannot pass for one that
+worked: the consumer's build may start from the very weights the producer saved.
 
 One probe follows a Keras load that worked with ``custom_objects``: the same call without
 them, so the report can say whether they are still needed. Probes never decide a verdict.
@@ -18,10 +25,14 @@ import tempfile
 import time
 
 from runner.limits import NO_LIMIT
-from runner.protocol import Laps, container_of, describe_error
+from runner.protocol import ARCHITECTURE_FILE, Laps, container_of, describe_error
 from runner.samples import ATOL
 
-Rung = collections.namedtuple("Rung", "mode call load applies unsafe")
+Rung = collections.namedtuple("Rung", "mode call load applies unsafe fidelity")
+Rung.__new__.__defaults__ = (None,)
+Loaded = collections.namedtuple("Loaded", "predict model")
+"""What a rung loaded: the function from the saved input to predictions, and the Keras model
+behind it (None: a serving endpoint)."""
 
 
 def load_documented(keras, case, path):
@@ -73,7 +84,7 @@ def load_unsafe(keras, case, path):
 def load_tfsm_layer(keras, case, path):
     """Keras 3's own answer for a SavedModel: wrap its serving endpoint as a layer."""
     layer = keras.layers.TFSMLayer(path, call_endpoint="serving_default")
-    return lambda inputs: serving_outputs(layer(inputs))
+    return Loaded(lambda inputs: serving_outputs(layer(inputs)), None)
 
 
 def load_saved_model(keras, case, path):
@@ -86,18 +97,110 @@ def load_saved_model(keras, case, path):
     import tensorflow as tf
 
     loaded = tf.saved_model.load(path)
-    return lambda inputs: serving_outputs(call_signature(loaded.signatures["serving_default"], inputs))
+    return Loaded(lambda inputs: serving_outputs(call_signature(loaded.signatures["serving_default"], inputs)), None)
 
 
 def load_with_tf_keras(keras, case, path):
     """The legacy Keras 2 package beside Keras 3, with the case's classes rebuilt on it."""
+    tf_keras, legacy_case = on_tf_keras(keras, case)
+    model = tf_keras.models.load_model(path, custom_objects=legacy_case.custom_objects(), compile=False)
+    return keras_predictor(model)
+
+
+def on_tf_keras(keras, case):
+    """``(tf_keras, the case built on it)``."""
     from runner.cases import load_case
     from runner.compat import legacy_keras
 
     tf_keras = legacy_keras(keras)
-    legacy_case = load_case(case.__name__.rsplit(".", 1)[-1], keras=tf_keras)
-    model = tf_keras.models.load_model(path, custom_objects=legacy_case.custom_objects(), compile=False)
+    return tf_keras, load_case(case.__name__.rsplit(".", 1)[-1], keras=tf_keras)
+
+
+# -- weights: a model built in code (or from its JSON), the file's weights loaded into it -------
+
+def load_weights_into_rebuilt(keras, case, path):
+    """What maintainers advise when ``load_model`` fails: build the model in code, load the weights."""
+    from runner.cases import rebuilt
+
+    return loaded_weights(keras, case, rebuilt(case), weights_path(path))
+
+
+def load_weights_renamed_h5(keras, case, path):
+    """A legacy HDF5 weights file under a ``.weights.h5`` name, copied to a ``.h5`` name: Keras
+    2.13+ and 3 read a ``.weights.h5`` name as the new weights layout (measured: TF 2.15, Keras 3.15)."""
+    from runner.cases import rebuilt
+
+    with copied_as_h5(weights_path(path)) as renamed:
+        return loaded_weights(keras, case, rebuilt(case), renamed)
+
+
+def load_weights_on_tf_keras(keras, case, path):
+    from runner.cases import rebuilt
+
+    tf_keras, legacy_case = on_tf_keras(keras, case)
+    return loaded_weights(tf_keras, legacy_case, rebuilt(legacy_case), weights_path(path))
+
+
+def load_from_json(keras, case, path):
+    """``model_from_json`` with the case's custom objects, then the weights beside the JSON."""
+    model = keras.models.model_from_json(read_text(os.path.join(path, ARCHITECTURE_FILE)),
+                                         custom_objects=case.custom_objects())
+    return loaded_weights(keras, case, model, weights_path(path))
+
+
+def load_from_json_on_tf_keras(keras, case, path):
+    tf_keras, legacy_case = on_tf_keras(keras, case)
+    return load_from_json(tf_keras, legacy_case, path)
+
+
+def loaded_weights(keras, case, model, weights):
+    model = scrambled(built(keras, case, model))
+    model.load_weights(weights)
     return keras_predictor(model)
+
+
+def built(keras, case, model):
+    """The model with its variables made: a subclassed model has none until it is called once,
+    and Keras refuses to load weights into it (as its documentation says, a user calls it first)."""
+    if not getattr(model, "built", True) or not model.weights:
+        from runner.cases import case_inputs
+        from runner.compat import predict
+        from runner.samples import fixed_inputs
+
+        predict(model, model_input(fixed_inputs(case_inputs(case)), by_name=False))
+    return model
+
+
+def scrambled(model):
+    """The model with every number it holds moved off its value (floats by a half, integers by
+    one; positive, so a variance stays one), so a weight the load leaves alone shows."""
+    import numpy
+
+    moved = []
+    for weight in model.get_weights():
+        weight = numpy.asarray(weight)
+        step = {"f": 0.5, "i": 1, "u": 1}.get(weight.dtype.kind)
+        moved.append(weight if step is None else weight + numpy.asarray(step, dtype=weight.dtype))
+    model.set_weights(moved)
+    return model
+
+
+def weights_path(path):
+    """What ``load_weights`` takes for an artifact: a file as it is; a folder's checkpoint
+    prefix (its one ``.index`` file, cut) or its one ``.h5`` weights file."""
+    if not os.path.isdir(path):
+        return path
+    names = sorted(os.listdir(path))
+    for suffix, cut in ((".index", len(".index")), (".h5", 0)):
+        found = [name for name in names if name.endswith(suffix)]
+        if len(found) == 1:
+            return os.path.join(path, found[0][:len(found[0]) - cut])
+    return path
+
+
+def read_text(path):
+    with open(path) as handle:
+        return handle.read()
 
 
 def always(keras, case, path):
@@ -140,6 +243,23 @@ def has_tf_keras(keras, case, path):
     return legacy_keras(keras) is not None
 
 
+def is_model_file(keras, case, path):
+    """A full model in one file (.h5, .keras): its weights load into a model built in code."""
+    return os.path.isfile(path)
+
+
+def is_legacy_weights_named_new(keras, case, path):
+    """A ``.weights.h5`` name on a legacy HDF5 weights file (``save_weights`` of Keras before 2.13,
+    whose root attributes name its layers)."""
+    path = weights_path(path)
+    if not (os.path.isfile(path) and path.endswith(".weights.h5")):
+        return False
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return "layer_names" in handle.attrs
+
+
 LADDER = (
     Rung("documented", "load_model(path, custom_objects=...)", load_documented, always, False),
     Rung("compile=False", "load_model(path, custom_objects=..., compile=False)", load_without_compile,
@@ -151,22 +271,48 @@ LADDER = (
     Rung("safe_mode=False", "load_model(path, custom_objects=..., compile=False, safe_mode=False)", load_unsafe,
          has_safe_mode, True),
     Rung("TFSMLayer", 'keras.layers.TFSMLayer(path, call_endpoint="serving_default")', load_tfsm_layer,
-         has_tfsm_layer, False),
+         has_tfsm_layer, False, "inference-only"),
     Rung("tf.saved_model.load", 'loaded = tf.saved_model.load(path); loaded.signatures["serving_default"]',
-         load_saved_model, is_saved_model, False),
+         load_saved_model, is_saved_model, False, "inference-only"),
     Rung("tf_keras", "tf_keras.models.load_model(path, custom_objects=..., compile=False)", load_with_tf_keras,
          has_tf_keras, False),
+    # last: a cell that loads only this way is a remedy named for it, whatever worked before
+    Rung("rebuild + load_weights", "model = build(); model.load_weights(path)", load_weights_into_rebuilt,
+         is_model_file, False, "rebuilt"),
 )
 SERVING_MODES = frozenset({"TFSMLayer", "tf.saved_model.load"})  # rungs that call a serving signature: inputs by name
 PROBES = {
     "documented": Rung("probe: no custom_objects", "load_model(path)", load_plain, has_custom_objects, False),
     "compile=False": LADDER[2]._replace(mode="probe: no custom_objects"),
 }
+WEIGHTS_LADDER = (  # weights-h5 and weights-tf
+    Rung("documented", "model = build(); model.load_weights(path)", load_weights_into_rebuilt, always, False,
+         "rebuilt"),
+    Rung("renamed to .h5", "model = build(); model.load_weights(copy named *.h5)", load_weights_renamed_h5,
+         is_legacy_weights_named_new, False, "rebuilt"),
+    Rung("tf_keras", "model = build() on tf_keras; model.load_weights(path)", load_weights_on_tf_keras,
+         has_tf_keras, False, "rebuilt"),
+)
+JSON_LADDER = (
+    Rung("documented", "model = model_from_json(json, custom_objects=...); model.load_weights(path)",
+         load_from_json, always, False),
+    Rung("tf_keras", "model = tf_keras.models.model_from_json(json, custom_objects=...); model.load_weights(path)",
+         load_from_json_on_tf_keras, has_tf_keras, False),
+)
+
+
+def ladder_for(fmt):
+    """``(rungs, probes)`` of the artifacts of format ``fmt``."""
+    if fmt == "json":
+        return JSON_LADDER, {}
+    if fmt.startswith("weights-"):
+        return WEIGHTS_LADDER, {}
+    return LADDER, PROBES
 
 
 def rung_named(mode, call):
     """The rung or probe an attempt record names by its mode and call."""
-    for rung in LADDER + tuple(PROBES.values()):
+    for rung in LADDER + tuple(PROBES.values()) + WEIGHTS_LADDER + JSON_LADDER:
         if (rung.mode, rung.call) == (mode, call):
             return rung
     raise KeyError("no rung {!r} with call {!r} in this ladder".format(mode, call))
@@ -175,7 +321,7 @@ def rung_named(mode, call):
 def keras_predictor(model):
     from runner.compat import predict
 
-    return lambda inputs: predict(model, inputs)
+    return Loaded(lambda inputs: predict(model, inputs), model)
 
 
 def call_signature(function, inputs):
@@ -209,7 +355,7 @@ def as_array(value):
     return value.numpy() if hasattr(value, "numpy") else value
 
 
-def run_ladder(keras, subject, path, inputs, expected, rungs, probes, tolerance=ATOL, limit=NO_LIMIT):
+def run_ladder(keras, subject, path, inputs, expected, rungs, probes, tolerance=ATOL, limit=NO_LIMIT, resume=None):
     """Every applicable rung in order until one predicts ``expected`` (None: until one predicts
     at all), then the custom_objects probe, when there is an expected output to probe against.
 
@@ -218,11 +364,12 @@ def run_ladder(keras, subject, path, inputs, expected, rungs, probes, tolerance=
     ``[(name, array)]``, and give named outputs (``naming``). ``inputs`` None: there is nothing
     to predict on, and the climb stops at the first load. Outputs within ``tolerance`` of the
     expected ones are equal. ``limit``: what gives each attempt its time limit and hears how
-    it went (``runner.limits``, bound to the cell's case and format)."""
+    it went (``runner.limits``, bound to the cell's case and format). ``resume``: ``(batch, outputs)``
+    of a trained case, for the step a fully restored model takes (``resumed_step``)."""
     attempts = []
     for rung in rungs:
         if rung.applies(keras, subject, path):
-            attempts.append(limited_rung(keras, subject, path, rung, inputs, expected, tolerance, limit))
+            attempts.append(limited_rung(keras, subject, path, rung, inputs, expected, tolerance, limit, resume))
             if attempts[-1]["outcome"] in ("ok", "loaded"):
                 break
     loaded = attempts and attempts[-1]["outcome"] == "ok"
@@ -233,27 +380,54 @@ def run_ladder(keras, subject, path, inputs, expected, rungs, probes, tolerance=
     return attempts
 
 
-def limited_rung(keras, subject, path, rung, inputs, expected, tolerance, limit):
-    attempt = try_rung(keras, subject, path, rung, inputs, expected, tolerance, limit.seconds())
+def resumed_step(loaded, resume, inputs, tolerance, seconds):
+    """Whether training resumes where the producer stopped: one more step on the fixed batch, then
+    the predictions compared with what the producer's model gave after the same step. A lost or
+    reset optimizer state (or another training configuration) moves the weights otherwise, and the
+    predictions show it whatever order each Keras lists the weights in."""
+    from runner.limits import time_limit
+
+    batch, expected = resume
+    try:
+        with time_limit(seconds):
+            loaded.model.train_on_batch(*batch)
+            predicted = loaded.predict(inputs)
+    except Exception as exc:  # a compiled model that cannot train is an answer too
+        return {"outcome": "error", "max_abs_diff": None, "error": describe_error(exc)}
+    compared = compare_outputs(predicted, expected, tolerance)
+    return {"outcome": compared["outcome"], "max_abs_diff": compared["max_abs_diff"], "error": None}
+
+
+def fidelity_of(model):
+    """``full`` for a model the load compiled (as saved), ``recompile`` for one it did not."""
+    from runner.compat import is_compiled
+
+    return "full" if is_compiled(model) else "recompile"
+
+
+def limited_rung(keras, subject, path, rung, inputs, expected, tolerance, limit, resume=None):
+    attempt = try_rung(keras, subject, path, rung, inputs, expected, tolerance, limit.seconds(), resume)
     limit.observe(attempt)
     return attempt
 
 
-def try_rung(keras, case, path, rung, inputs, expected, tolerance=ATOL, seconds=None):
+def try_rung(keras, case, path, rung, inputs, expected, tolerance=ATOL, seconds=None, resume=None):
     """One rung: load, predict, compare with ``expected`` (None: any prediction is right); the
-    load and the prediction interrupted past ``seconds`` (None: no limit)."""
+    load and the prediction interrupted past ``seconds`` (None: no limit). A model that came back
+    compiled as saved and predicting right takes the ``resume`` step too."""
     from runner.compat import clear_session
     from runner.limits import time_limit
 
     started, laps = time.time(), Laps()
     attempt = {"mode": rung.mode, "call": rung.call, "unsafe": rung.unsafe, "probe": False,
-               "outcome": "error", "stage": "load", "error": None, "max_abs_diff": None}
+               "outcome": "error", "stage": "load", "error": None, "max_abs_diff": None, "fidelity": None}
     try:
         with time_limit(seconds):
-            predict = rung.load(keras, case, path)
+            loaded = rung.load(keras, case, path)
             laps("load")
             attempt["stage"] = "predict"
-            predicted = None if inputs is None else predict(inputs)
+            attempt["fidelity"] = rung.fidelity or fidelity_of(loaded.model)
+            predicted = None if inputs is None else loaded.predict(inputs)
         if inputs is None:
             attempt["outcome"], attempt["stage"] = "loaded", "done"
         else:
@@ -263,6 +437,9 @@ def try_rung(keras, case, path, rung, inputs, expected, tolerance=ATOL, seconds=
             else:
                 attempt.update(compare_outputs(predicted, expected, tolerance))
             laps("compare")
+            if resume is not None and attempt["outcome"] == "ok" and attempt["fidelity"] == "full":
+                attempt["resume"] = resumed_step(loaded, resume, inputs, tolerance, seconds)
+                laps("resume")
             attempt["stage"] = "done"
     except Exception as exc:  # any failure of a rung is data, never a crash of the cell
         laps(attempt["stage"])
@@ -293,8 +470,11 @@ def naming(rung, names):
     by_name = rung.mode in SERVING_MODES
 
     def load_named(keras, subject, path):
-        predict = rung.load(keras, subject, path)
-        return lambda inputs: named_outputs(predict(model_input(inputs, by_name)), names)
+        loaded = rung.load(keras, subject, path)
+
+        def predict(inputs):
+            return named_outputs(loaded.predict(model_input(inputs, by_name)), names)
+        return loaded._replace(predict=predict)
     return load_named
 
 

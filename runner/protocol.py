@@ -50,8 +50,24 @@ FORMATS = (
     Format("h5", "model.h5", "hdf5", ".h5 (legacy HDF5)", 1),
     Format("keras", "model.keras", "zip", ".keras", 0),
     Format("savedmodel", "savedmodel", "savedmodel", "SavedModel", 2),
+    # Weights only, in a folder: the file in it is named as the producer's Keras documents
+    # (``weights_file_name``), and the consumer builds the model in code to load them into.
+    Format("weights-h5", "weights-h5", "directory", "save_weights .h5", 3),
+    Format("weights-tf", "weights-tf", "directory", "save_weights checkpoint", 5),
+    # ``to_json()`` as model.json, beside the weights file of ``weights-h5``.
+    Format("json", "json", "directory", "to_json + weights", 4),
 )
 FORMAT_NAMES = tuple(f.name for f in FORMATS)
+FULL_MODEL_FORMATS = ("h5", "keras", "savedmodel")  # what load_model reads; the others hold weights
+CHECKPOINT_PREFIX = "ckpt"  # a weights-tf artifact's files: ckpt.index, ckpt.data-*, checkpoint
+ARCHITECTURE_FILE = "model.json"  # a json artifact's to_json()
+
+
+def weights_file_name(keras_flavor):
+    """What ``save_weights`` is given in a weights-h5 or json artifact: Keras 3 takes nothing but
+    a ``.weights.h5`` name; Keras 2 users wrote a plain ``.h5`` one (a ``.weights.h5`` name makes
+    Keras 2.13+ write Keras 3's layout instead)."""
+    return "model.weights.h5" if keras_flavor == "keras3" else "weights.h5"
 
 
 # What a check also reads: weights without an architecture, checked by building the model
@@ -130,6 +146,9 @@ VERDICTS = (
     Verdict("ok", "✓", "loads the documented way; predictions equal", 0, 9, False, True, "#009E73", "#fff"),
     Verdict("remedy", "R", "loads only with the named remedy; predictions equal", 1, 8, False, True, "#56B4E9", "#000"),
     Verdict("mismatch", "≠", "loads, but predicts something else", 3, 0, False, True, "#CC79A7", "#000"),
+    Verdict("resume-mismatch", "↻", "loads compiled and predicts right, but one more training step gives other "
+            "weights than the producer's: its optimizer state or training configuration came back otherwise",
+            2, 0.5, False, True, "#882255", "#fff"),
     Verdict("predict-error", "P", "loads, but predicting fails in every mode that loads it", 2, 3, False, True,
             "#332288", "#fff"),
     Verdict("error", "✗", "no load mode works", 2, 4, False, False, "#D55E00", "#fff"),
@@ -149,6 +168,23 @@ VERDICTS = (
 )
 VERDICT_NAMES = tuple(v.name for v in VERDICTS)
 RETRIED = frozenset(v.name for v in VERDICTS if v.retried)  # save statuses "crashed" and "timeout" too
+
+
+# -- fidelity: what a load gives back ---------------------------------------------------------
+
+Fidelity = collections.namedtuple("Fidelity", "name rank label meaning")
+"""``rank``: lower keeps more; the advisor names the path that keeps the most first. ``label``:
+the advisor's words."""
+
+FIDELITIES = (
+    Fidelity("full", 0, "the full model", "a Keras model compiled as it was saved, its optimizer state with it"),
+    Fidelity("recompile", 1, "compile it again", "a Keras model without its training configuration: compile it again"),
+    Fidelity("rebuilt", 2, "needs the model's code",
+             "the model built again from its code, the file's weights loaded into it"),
+    Fidelity("inference-only", 3, "inference only",
+             "a SavedModel's serving endpoint: predictions, no layers, no training"),
+)
+FIDELITY_NAMES = tuple(f.name for f in FIDELITIES)
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -184,15 +220,23 @@ def save_failed(status, error=None, reason=None):
 def loaded_cell(attempts):
     """A load that climbed the ladder: its verdict, from the attempts."""
     verdict, remedy, max_abs_diff = verdict_of(attempts)
+    deciding = deciding_attempt(attempts)
     return {"verdict": verdict, "remedy": remedy, "max_abs_diff": max_abs_diff,
+            "fidelity": deciding.get("fidelity") if deciding else None,
             "custom_objects_needed": custom_objects_needed(attempts), "attempts": attempts}
+
+
+def deciding_attempt(attempts):
+    """The attempt an ``ok``, ``remedy`` or ``not-predicted`` verdict names: the first rung that
+    loaded and predicted right (or, with nothing to predict on, loaded); None for the others."""
+    return next((a for a in attempts if not a.get("probe") and a["outcome"] in ("ok", "loaded")), None)
 
 
 def failed_cell(verdict, error):
     """A cell no rung was tried for: the artifact failed its checksum, the case's code or the
     worker broke, or there was nothing to load."""
-    return {"verdict": verdict, "remedy": None, "max_abs_diff": None, "custom_objects_needed": None,
-            "attempts": [], "error": error}
+    return {"verdict": verdict, "remedy": None, "max_abs_diff": None, "fidelity": None,
+            "custom_objects_needed": None, "attempts": [], "error": error}
 
 
 def verdict_of(attempts):
@@ -202,8 +246,9 @@ def verdict_of(attempts):
     the documented way). The verdict is ``mismatch`` when any rung before it, or every rung,
     predicted something else: a silent wrong answer outranks a later fix. When no rung
     predicted at all, it is ``predict-error`` if one of them loaded, else ``error``; with no
-    input to predict on (a check), ``not-predicted`` names the rung that loaded. The diff is
-    the first predicting rung's. Probes never count.
+    input to predict on (a check), ``not-predicted`` names the rung that loaded. A rung that
+    predicts right but whose model does not train on as the producer's did is a
+    ``resume-mismatch``. The diff is the first predicting rung's. Probes never count.
     """
     rungs = [a for a in attempts if not a.get("probe")]
     unpredicted = [index for index, a in enumerate(rungs) if a["outcome"] == "loaded"]
@@ -217,6 +262,8 @@ def verdict_of(attempts):
     remedy = rungs[matched[0]]["mode"] if matched and matched[0] > 0 else None
     if not matched or predicted[0]["outcome"] == "mismatch":
         return "mismatch", remedy, diff
+    if (rungs[matched[0]].get("resume") or {}).get("outcome", "ok") != "ok":
+        return "resume-mismatch", remedy, diff
     return ("ok" if matched[0] == 0 else "remedy"), remedy, diff
 
 

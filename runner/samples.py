@@ -78,12 +78,25 @@ def tolerance_for(compute_dtypes):
     return max([LOW_PRECISION_ATOL.get(str(dtype), ATOL) for dtype in compute_dtypes] + [ATOL])
 
 
-def reference_data(inputs, outputs, tolerance=ATOL):
+def reference_data(inputs, outputs, tolerance=ATOL, resumed=None):
     """The reference file's content: named inputs (with their dtype), named outputs, and the
-    tolerance a load's outputs are compared with."""
-    return {"inputs": [{"name": name, "dtype": str(array.dtype), "values": array.tolist()} for name, array in inputs],
-            "outputs": [{"name": name, "values": values.tolist()} for name, values in outputs],
-            "tolerance": tolerance}
+    tolerance a load's outputs are compared with; for a trained case, ``resumed``: the outputs
+    after one more training step (``runner.ladder.resumed_step``)."""
+    data = {"inputs": [{"name": name, "dtype": str(array.dtype), "values": array.tolist()} for name, array in inputs],
+            "outputs": named_values(outputs), "tolerance": tolerance}
+    if resumed is not None:
+        data["resumed"] = named_values(resumed)
+    return data
+
+
+def named_values(outputs):
+    return [{"name": name, "values": values.tolist()} for name, values in outputs]
+
+
+def read_resumed(reference):
+    """``[(name, values)]`` predicted after one more training step, or None (an untrained case)."""
+    resumed = reference.get("resumed")
+    return None if resumed is None else [(entry["name"], entry["values"]) for entry in resumed]
 
 
 def read_reference(reference):

@@ -29,7 +29,7 @@ from runner.protocol import (
     sha256_of,
     write_json,
 )
-from runner.samples import fixed_inputs, read_reference, reference_data, tolerance_for
+from runner.samples import fixed_inputs, read_reference, read_resumed, reference_data, tolerance_for
 
 SEED = 0
 ATTEMPT_LIMITS = AttemptLimits()  # this worker process's: what hung here shortens the next limits
@@ -100,7 +100,7 @@ def worker_bug(phase, exc):
 
 def save_cell(keras, cell):
     from runner import compat
-    from runner.cases import case_inputs, load_case
+    from runner.cases import case_inputs, is_trained, load_case, resume_batch, resumes, train
     from runner.ladder import model_input, named_outputs
 
     reason = compat.unsupported_reason(keras, cell["format"])
@@ -114,6 +114,8 @@ def save_cell(keras, cell):
             return save_failed("unavailable", reason=missing)
         compat.seed_everything(SEED)
         model = case.build()
+        if is_trained(case):
+            train(case, model)
         inputs = fixed_inputs(case_inputs(case))
         laps("build")
         # the reference is what predict gave, untuned, every output by name
@@ -122,6 +124,12 @@ def save_cell(keras, cell):
         laps("predict")
         place(cell["artifact"], lambda staged: save_staged(keras, model, cell, staged))
         laps("save")
+        # what one more step gives, for the loads that say whether training resumes as saved
+        resumed = None
+        if resumes(case):
+            model.train_on_batch(*resume_batch(case))
+            resumed = named_outputs(model.predict(model_input(inputs, by_name=False), verbose=0), output_names(model))
+        laps("resume")
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             return save_failed("error", describe_error(exc))
@@ -135,7 +143,7 @@ def save_cell(keras, cell):
     finally:
         compat.clear_session(keras)
         laps("clear")
-    write_json(cell["reference"], reference_data(inputs, outputs, tolerance))
+    write_json(cell["reference"], reference_data(inputs, outputs, tolerance, resumed))
     laps("reference")
     saved = saved_artifact(compat.save_call(keras, cell["format"]), cell["artifact"], cell["reference"])
     laps("hash")
@@ -156,7 +164,7 @@ def save_staged(keras, model, cell, staged):
 
 def load_cell(keras, cell):
     from runner.cases import load_case
-    from runner.ladder import LADDER, PROBES, named_probes, named_rungs, run_ladder
+    from runner.ladder import ladder_for, named_probes, named_rungs, run_ladder
 
     faults.strike(cell, "load", cell["artifact"])
     laps = Laps()
@@ -164,16 +172,28 @@ def load_cell(keras, cell):
     laps("digest")
     if problem:
         return failed_cell("corrupt-artifact", {"type": "CorruptArtifact", "message": problem})
-    inputs, expected, tolerance = read_reference(read_json(cell["reference"]))
+    reference = read_json(cell["reference"])
+    inputs, expected, tolerance = read_reference(reference)
     try:
         case = load_case(cell["case"])
+        resume = resume_of(case, reference)
     except Exception as exc:  # the case's own code does not import in this Keras: nothing can load
         return failed_cell("error", describe_error(exc))
     laps("read")
     names = [name for name, _values in expected]
-    attempts = run_ladder(keras, case, cell["artifact"], inputs, expected, named_rungs(LADDER, names),
-                          named_probes(PROBES, names), tolerance, ATTEMPT_LIMITS.bound(cell["case"], cell["format"]))
+    rungs, probes = ladder_for(cell["format"])
+    attempts = run_ladder(keras, case, cell["artifact"], inputs, expected, named_rungs(rungs, names),
+                          named_probes(probes, names), tolerance, ATTEMPT_LIMITS.bound(cell["case"], cell["format"]),
+                          resume)
     return dict(loaded_cell(attempts), tolerance=tolerance, timings=laps.seconds)
+
+
+def resume_of(case, reference):
+    """``(batch, outputs after the step)`` for a load of a trained case to compare with, or None."""
+    from runner.cases import resume_batch
+
+    resumed = read_resumed(reference)
+    return None if resumed is None else (resume_batch(case), resumed)
 
 
 def verify_cell(keras, cell):
@@ -186,12 +206,15 @@ def verify_cell(keras, cell):
     problem = integrity_problem(cell)
     if problem:
         return {"attempt": None, "error": {"type": "CorruptArtifact", "message": problem}}
-    inputs, expected, tolerance = read_reference(read_json(cell["reference"]))
+    reference = read_json(cell["reference"])
+    inputs, expected, tolerance = read_reference(reference)
     recorded = cell["recorded"]
     rung = rung_named(recorded["mode"], recorded["call"])
     rung = rung._replace(load=naming(rung, [name for name, _values in expected]))
+    case = load_case(cell["case"])
+    resume = None if recorded.get("probe") else resume_of(case, reference)
     # the full limit, whatever the recorded attempt had: a shortened one that cut a load short shows here
-    attempt = try_rung(keras, load_case(cell["case"]), cell["artifact"], rung, inputs, expected, tolerance, ATTEMPT_S)
+    attempt = try_rung(keras, case, cell["artifact"], rung, inputs, expected, tolerance, ATTEMPT_S, resume)
     return {"attempt": dict(attempt, probe=bool(recorded.get("probe")))}
 
 

@@ -21,6 +21,7 @@ from pages import Page
 
 from matrix.envs import ensure_env
 from matrix.stacks import Stack
+from runner.protocol import attempt_loaded
 
 pytestmark = pytest.mark.e2e
 
@@ -370,7 +371,11 @@ def test_every_file_gets_the_verdict_the_matrix_measured(setting: dict[str, Any]
         if is_safe_mode_case((producer, case, fmt)):
             continue
         measured = setting["matrix"][(producer, consumer, case, fmt)]
-        assert (cell["verdict"], cell["remedy"]) == (measured["verdict"], measured["remedy"]), (name, consumer)
+        if measured["remedy"] == "rebuild + load_weights":  # the case's code, which a check has not
+            rungs = [a for a in measured["attempts"][:-1] if not a.get("probe")]
+            assert cell["verdict"] == ("predict-error" if any(map(attempt_loaded, rungs)) else "error")
+        else:
+            assert (cell["verdict"], cell["remedy"]) == (measured["verdict"], measured["remedy"]), (name, consumer)
         compared += 1
     assert compared >= 40
     assert {c["verdict"] for c in cells.values()} >= {"ok", "remedy", "error"}

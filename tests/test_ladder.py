@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy
 import pytest
 
-from runner import compat, ladder
+from runner import compat, ladder, protocol
 
 EXPECTED = [[1.0], [2.0]]
 
@@ -15,7 +15,7 @@ def rung(mode: str, result: str, applies: bool = True) -> ladder.Rung:
     def load(keras, case, path):
         if result == "error":
             raise ValueError(f"{mode} cannot load")
-        return lambda inputs: numpy.asarray(EXPECTED if result == "ok" else [[9.0], [9.0]])  # one output
+        return ladder.Loaded(lambda inputs: numpy.asarray(EXPECTED if result == "ok" else [[9.0], [9.0]]), None)
     return ladder.Rung(mode, f"call {mode}", load, lambda keras, case, path: applies, mode == "unsafe")
 
 
@@ -85,6 +85,95 @@ def test_only_the_rung_named_for_it_turns_safe_mode_off() -> None:
         ("safe_mode=False", True)]
 
 
+class Trainable:
+    """Stands in for a model a load gave back: compiled or not; a training step moves its
+    predictions by ``step`` (or raises, with ``step`` None)."""
+
+    def __init__(self, compiled: bool, step: float | None = 0.0) -> None:
+        self.optimizer = object() if compiled else None
+        self.compiled = compiled
+        self.step, self.trained = step, False
+
+    def train_on_batch(self, features, targets):
+        if self.step is None:
+            raise ValueError("Unknown variable")
+        self.trained = True
+
+    def outputs(self, inputs):
+        return numpy.asarray(EXPECTED) + (self.step if self.trained else 0.0)
+
+
+def model_rung(model: Trainable, fidelity: str | None = None) -> ladder.Rung:
+    return ladder.Rung("documented", "load", lambda keras, case, path: ladder.Loaded(model.outputs, model),
+                       lambda keras, case, path: True, False, fidelity)
+
+
+def resumed(model: Trainable, fidelity: str | None = None) -> dict:
+    """The one attempt on ``model``, with a trained case's resume step: the producer's outputs
+    after it are the reference's."""
+    named = ladder.named_rungs([model_rung(model, fidelity)], ["y"])
+    resume = ((None, None), [("y", EXPECTED)])
+    attempts = ladder.run_ladder(None, None, "model.h5", INPUT, [("y", EXPECTED)], named, {}, resume=resume)
+    return attempts[0]
+
+
+def test_an_attempt_says_what_its_load_gave_back() -> None:
+    assert resumed(Trainable(compiled=True))["fidelity"] == "full"
+    assert resumed(Trainable(compiled=False))["fidelity"] == "recompile"
+    assert resumed(Trainable(compiled=True), fidelity="inference-only")["fidelity"] == "inference-only"
+    assert climbed(rung("a", "error"))[0]["fidelity"] is None  # nothing loaded
+
+
+def test_a_compiled_load_takes_the_next_training_step_and_a_different_one_is_a_resume_mismatch() -> None:
+    same = resumed(Trainable(compiled=True, step=0.0))
+    assert same["resume"] == {"outcome": "ok", "max_abs_diff": 0.0, "error": None}
+    assert protocol.loaded_cell([same])["verdict"] == "ok"
+    moved = resumed(Trainable(compiled=True, step=0.01))
+    assert moved["outcome"] == "ok" and moved["resume"]["outcome"] == "mismatch"
+    assert moved["resume"]["max_abs_diff"] == pytest.approx(0.01)
+    failing = resumed(Trainable(compiled=True, step=None))
+    assert failing["resume"]["outcome"] == "error" and failing["resume"]["error"]["message"] == "Unknown variable"
+    for attempt in (moved, failing):
+        cell = protocol.loaded_cell([attempt])
+        assert (cell["verdict"], cell["fidelity"]) == ("resume-mismatch", "full")
+
+
+def test_a_load_that_is_not_compiled_as_saved_takes_no_step() -> None:
+    assert "resume" not in resumed(Trainable(compiled=False, step=0.01))
+    assert "resume" not in resumed(Trainable(compiled=True, step=0.01), fidelity="rebuilt")
+
+
+class Weights:
+    def __init__(self, weights: list[numpy.ndarray]) -> None:
+        self.weights = weights
+
+    def get_weights(self) -> list[numpy.ndarray]:
+        return self.weights
+
+    def set_weights(self, weights: list[numpy.ndarray]) -> None:
+        self.weights = weights
+
+
+def test_a_model_built_to_take_weights_has_every_number_moved_off_its_value() -> None:
+    floats, counts, words = numpy.ones((2, 2), "float32"), numpy.zeros(3, "int64"), numpy.array(["a"])
+    moved = ladder.scrambled(Weights([floats, counts, words])).get_weights()
+    assert moved[0].dtype == "float32" and (moved[0] == 1.5).all()
+    assert moved[1].dtype == "int64" and (moved[1] == 1).all()
+    assert moved[2].tolist() == ["a"]
+
+
+def test_the_weights_of_an_artifact_folder_are_its_one_file_or_checkpoint_prefix(tmp_path: Path) -> None:
+    for name in ("ckpt.index", "ckpt.data-00000-of-00001", "checkpoint"):
+        (tmp_path / "tf" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "tf" / name).write_text("")
+    (tmp_path / "json").mkdir()
+    (tmp_path / "json" / "model.json").write_text("{}")
+    (tmp_path / "json" / "weights.h5").write_text("")
+    assert ladder.weights_path(str(tmp_path / "tf")) == str(tmp_path / "tf" / "ckpt")
+    assert ladder.weights_path(str(tmp_path / "json")) == str(tmp_path / "json" / "weights.h5")
+    assert ladder.weights_path(str(tmp_path / "json" / "weights.h5")) == str(tmp_path / "json" / "weights.h5")
+
+
 class Model:
     """Stands in for a loaded Keras model: which predict method ran."""
 
@@ -97,15 +186,15 @@ class Model:
 
 def test_tuned_predictions_take_the_compiled_step_and_stock_ones_predict(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(compat.RUNTIME, "tuned", False)
-    assert ladder.keras_predictor(Model())(EXPECTED) == "predict"
+    assert ladder.keras_predictor(Model()).predict(EXPECTED) == "predict"
     monkeypatch.setitem(compat.RUNTIME, "tuned", True)
-    assert ladder.keras_predictor(Model())(EXPECTED) == "predict_on_batch"
+    assert ladder.keras_predictor(Model()).predict(EXPECTED) == "predict_on_batch"
 
 
 def test_an_object_without_predict_fails_as_predict_does_when_tuned(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(compat.RUNTIME, "tuned", True)
     with pytest.raises(AttributeError, match="has no attribute 'predict'"):
-        ladder.keras_predictor(object())(EXPECTED)
+        ladder.keras_predictor(object()).predict(EXPECTED)
 
 
 class Tensor:

@@ -20,7 +20,8 @@ from runner.protocol import FORMAT_NAMES as FORMATS
 
 WS = Workspace(Path("/nowhere"))
 CODE = CodeDigest(core="core1", cases={"custom_layer": "a", "custom_loss": "b", "module_layer": "c"})
-CELLS_PER_ARTIFACT_SET = len(CODE.cases) * len(FORMATS)  # 9
+ARTIFACTS = len(CODE.cases) * len(FORMATS)  # one stack saves
+PER_CASE = len(FORMATS)
 
 
 def stack(n: int, pin: str = "1") -> Stack:
@@ -55,21 +56,21 @@ class FakeStore:
 
 def test_first_run_computes_every_cell_and_second_nothing() -> None:
     store, stacks = FakeStore(), [stack(1), stack(2), stack(3)]
-    assert store.run(stacks) == (3 * 9, 3 * 3 * 9)
+    assert store.run(stacks) == (3 * ARTIFACTS, 3 * 3 * ARTIFACTS)
     assert store.run(stacks) == (0, 0)
 
 
 def test_adding_a_stack_computes_only_its_row_and_column() -> None:
     store, stacks = FakeStore(), [stack(1), stack(2), stack(3)]
     store.run(stacks)
-    # new row: 4 consumers load its 9 artifacts; new column: it loads the 3 others' 9 each.
-    assert store.run([*stacks, stack(4)]) == (9, (4 + 3) * 9)
+    # new row: 4 consumers load its artifacts; new column: it loads the 3 others' each.
+    assert store.run([*stacks, stack(4)]) == (ARTIFACTS, (4 + 3) * ARTIFACTS)
 
 
 def test_changing_a_stacks_pins_recomputes_its_row_and_column() -> None:
     store = FakeStore()
     store.run([stack(1), stack(2)])
-    assert store.run([stack(1), stack(2, pin="2")]) == (9, 3 * 9)
+    assert store.run([stack(1), stack(2, pin="2")]) == (ARTIFACTS, 3 * ARTIFACTS)
 
 
 def test_editing_one_case_recomputes_only_that_case() -> None:
@@ -82,7 +83,7 @@ def test_editing_one_case_recomputes_only_that_case() -> None:
 def test_editing_runner_core_recomputes_everything() -> None:
     store, stacks = FakeStore(), [stack(1), stack(2)]
     store.run(stacks)
-    assert store.run(stacks, CodeDigest(core="core2", cases=CODE.cases)) == (2 * 9, 2 * 2 * 9)
+    assert store.run(stacks, CodeDigest(core="core2", cases=CODE.cases)) == (2 * ARTIFACTS, 2 * 2 * ARTIFACTS)
 
 
 def test_failed_saves_plan_no_loads() -> None:
@@ -137,9 +138,9 @@ def test_a_case_with_a_narrower_axis_is_measured_only_between_its_stacks() -> No
     store, stacks = FakeStore(), [stack(1), quick(2), quick(3)]
     narrow = CodeDigest(core="core1", cases=CODE.cases, axes={"custom_loss": "quick"})
     # custom_loss: saved by the two quick stacks and loaded only by them; the others everywhere
-    assert store.run(stacks, narrow) == (3 * 6 + 2 * 3, 3 * 3 * 6 + 2 * 2 * 3)
+    assert store.run(stacks, narrow) == (3 * 2 * PER_CASE + 2 * PER_CASE, 3 * 3 * 2 * PER_CASE + 2 * 2 * PER_CASE)
     # --every-stack: its row and column on the untagged stack too, nothing else again
-    assert store.run(stacks, narrow.on_every_stack()) == (3, (3 + 2) * 3)
+    assert store.run(stacks, narrow.on_every_stack()) == (PER_CASE, (3 + 2) * PER_CASE)
 
 
 def test_cells_outside_a_cases_axis_say_not_measured() -> None:

@@ -29,22 +29,23 @@ def embedded(page: str) -> dict[str, Any]:
 
 
 def test_results_json_follows_the_public_schema(golden_results: dict[str, Any]) -> None:
-    assert golden_results["schema"] == 2 and golden_results["generated_at"]
+    assert golden_results["schema"] == 3 and golden_results["generated_at"]
     assert set(golden_results["stacks"][0]) >= {"id", "python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py",
                                          "backend", "status", "reason", "tags"}
     remedy = next(c for c in golden_results["cells"] if c["verdict"] == "remedy" and c["remedy"] == "compile=False")
     assert set(remedy) >= {"producer", "consumer", "case", "format", "verdict", "remedy", "max_abs_diff",
-                           "signature", "signature_id", "error", "custom_objects_needed", "attempts"}
+                           "signature", "signature_id", "error", "custom_objects_needed", "attempts", "fidelity"}
     assert remedy["attempts"][0]["outcome"] == "error" and remedy["signature_id"]  # known by the documented error
     assert set(remedy["attempts"][0]) == {"mode", "call", "outcome", "loaded", "unsafe", "probe", "max_abs_diff",
-                                          "error", "seconds"}
+                                          "error", "seconds", "fidelity", "resume"}
     assert [a["loaded"] for a in remedy["attempts"]][:2] == [False, True]
     # no stack of the golden run loads a file it then fails to predict with (see the test below);
     # not-predicted is a check's, for a file it could build no input for (tests/test_check.py);
     # no case of the golden run requires what its stacks lack (unavailable: tests/test_plan.py)
-    # not-measured: a case on fewer stacks (tests/test_plan.py)
+    # not-measured: a case on fewer stacks (tests/test_plan.py); resume-mismatch: a trained
+    # case's, which the golden run has none of (tests/test_e2e.py)
     assert {c["verdict"] for c in golden_results["cells"]} == set(VERDICTS) - {
-        "predict-error", "not-predicted", "unavailable", "not-measured"}
+        "predict-error", "not-predicted", "unavailable", "not-measured", "resume-mismatch"}
 
 
 def test_a_dead_worker_keeps_its_log_tail(golden_results: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """The nightly workflow: actionlint accepts it, and its plan step's command gives the matrix."""
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from matrix.cli import CELLS_PER_LOAD_JOB, load_jobs, parse_part
+from matrix.plan import digest_runner
 from matrix.stacks import load_stacks
 from runner.protocol import FORMATS
 
@@ -36,11 +38,15 @@ def test_the_plan_step_lists_every_declared_stack_as_a_matrix() -> None:
     assert len({entry["cache_key"] for entry in plan}) == len(plan)
 
 
-def test_the_load_jobs_are_one_per_stack_while_a_column_fits_one_job() -> None:
+def test_the_load_jobs_split_each_column_into_the_parts_it_needs() -> None:
     result = subprocess.run([sys.executable, "-m", "matrix", "list", "--all", "--load-jobs"], cwd=ROOT,
                             capture_output=True, text=True, check=True)
     jobs = json.loads(result.stdout)
-    assert [(job["id"], job["part"], job["name"]) for job in jobs] == [(s.id, "1/1", s.id) for s in load_stacks()]
+    stacks = load_stacks()
+    parts = math.ceil(len(stacks) * len(digest_runner().cases) * len(FORMATS) / CELLS_PER_LOAD_JOB)
+    assert [(job["id"], job["part"]) for job in jobs] == [
+        (s.id, f"{n}/{parts}") for s in stacks for n in range(1, parts + 1)]
+    assert len({job["name"] for job in jobs}) == len(jobs)
     assert "--part \"${{ matrix.load.part }}\"" in WORKFLOW.read_text()
 
 

@@ -34,12 +34,14 @@ function cellAt(f, k, p, c) {
   const attempts = [];
   const pairs = D.attempts[i];
   for (let n = 0; n < pairs.length; n += 2) {
-    const [mode, call, outcome, error, unsafe, probe, diff] = D.shapes[pairs[n]];
+    const [mode, call, outcome, error, unsafe, probe, diff, fidelity, resume] = D.shapes[pairs[n]];
     attempts.push({mode: S[mode], call: text(call), outcome: S[outcome], error: errorAt(error),
-                   unsafe: !!unsafe, probe: !!probe, diff: diff, ms: pairs[n + 1]});
+                   unsafe: !!unsafe, probe: !!probe, diff: diff, fidelity: text(fidelity), resume: text(resume),
+                   ms: pairs[n + 1]});
   }
   return {
-    verdict: D.verdicts[parseInt(D.verdict[i], 36)], remedy: text(D.remedy[i]), diff: D.diff[i],
+    verdict: D.verdicts[parseInt(D.verdict[i], 36)], remedy: text(D.remedy[i]), fidelity: text(D.fidelity[i]),
+    diff: D.diff[i],
     signature: D.signature[i] >= 0 ? D.signatures[D.signature[i]] : null, signatureIndex: D.signature[i],
     needed: D.needed[i], error: errorAt(D.error[i]), attempts: attempts,
     container: D.containers[(f * NK + k) * NS + p],
@@ -55,6 +57,8 @@ function errorAt(index) {
 }
 
 function verdictOf(f, k, p, c) { return D.verdicts[parseInt(D.verdict[position(f, k, p, c)], 36)]; }
+
+function fidelityOf(f, k, p, c) { return text(D.fidelity[position(f, k, p, c)]); }
 
 function worst(counts) { return SEVERITY.find(v => counts[v] > 0) || "missing"; }
 
@@ -228,6 +232,7 @@ function caseDetail(f, k, p, c) {
   const cell = cellAt(f, k, p, c), kase = D.cases[k];
   const facts = [];
   if (cell.remedy) facts.push(el("span", {}, "remedy: ", el("code", {}, cell.remedy)));
+  if (cell.fidelity) facts.push(`gives back: ${FIDELITY[cell.fidelity].meaning}`);
   if (cell.diff !== null) facts.push(`max abs diff ${cell.diff}`);
   if (cell.needed >= 0) facts.push(`custom_objects needed: ${cell.needed ? "yes" : "no"}`);
   if (cell.container) facts.push(`written as ${cell.container}`);
@@ -258,7 +263,9 @@ function attemptsTable(attempts) {
     el("tr", {}, ["mode", "outcome", "exception", "s"].map(h => el("th", {}, h))),
     attempts.map(a => el("tr", {},
       el("td", {}, el("code", {}, a.mode), a.unsafe ? " (unsafe)" : "", a.call ? el("div", {class: "small"}, a.call) : null),
-      el("td", {}, a.outcome, a.diff !== null ? el("div", {class: "small"}, `diff ${a.diff}`) : null),
+      el("td", {}, a.outcome, a.diff !== null ? el("div", {class: "small"}, `diff ${a.diff}`) : null,
+         a.fidelity ? el("div", {class: "small"}, `gives back: ${FIDELITY[a.fidelity].label}`) : null,
+         a.resume ? el("div", {class: "small"}, a.resume) : null),
       el("td", {class: "msg"}, a.error ? [el("strong", {}, a.error.type), ": ", el("span", {class: "small"}, a.error.message)] : ""),
       el("td", {}, (a.ms / 1000).toFixed(3)))));
 }
@@ -279,6 +286,14 @@ function renderAdvisor() {
 }
 
 const WORKS = {ok: 2, remedy: 1};
+// What a load gives back, the protocol's scale, the one that keeps the most first.
+const FIDELITY = Object.fromEntries(D.fidelities.map((fidelity, n) => [fidelity.name, {...fidelity, rank: n}]));
+
+// A path that works, for the advisor: what it gives back first, then as is before a remedy.
+function worth(f, k, p, c) {
+  const works = WORKS[verdictOf(f, k, p, c)] || 0, fidelity = FIDELITY[fidelityOf(f, k, p, c)];
+  return works && (D.fidelities.length - (fidelity ? fidelity.rank : D.fidelities.length)) * 3 + works;
+}
 // Between formats that work equally well, the one Keras documents today comes first.
 const PREFERENCE = D.format_preference;
 
@@ -290,7 +305,7 @@ function byPreference(formats, score) {
 function answer() {
   const p = +document.getElementById("advisor-from").value, c = +document.getElementById("advisor-to").value;
   const out = document.getElementById("advisor-answer");
-  const scores = D.formats.map((_, f) => D.cases.reduce((n, kase, k) => n + (WORKS[verdictOf(f, k, p, c)] || 0), 0));
+  const scores = D.formats.map((_, f) => D.cases.reduce((n, kase, k) => n + worth(f, k, p, c), 0));
   const works = D.formats.map((_, f) => D.cases.filter((kase, k) => WORKS[verdictOf(f, k, p, c)]).length);
   const asIs = D.formats.map((_, f) => D.cases.filter((kase, k) => verdictOf(f, k, p, c) === "ok").length);
   const best = byPreference(D.formats.map((_, f) => f), f => scores[f])[0];
@@ -300,7 +315,8 @@ function answer() {
     el("p", {class: "answer", id: "advisor-headline"}, "Save in ", el("strong", {}, FORMAT_NAMES[D.formats[best]]),
        `: ${works[best]} of ${NK - unmeasured} cases load in ${D.stacks[c].id} ` +
        `(${asIs[best]} as is, ${works[best] - asIs[best]} with a remedy)` +
-       (unmeasured ? `; ${unmeasured} not measured between these two stacks.` : ".")) :
+       (unmeasured ? `; ${unmeasured} not measured between these two stacks` : "") +
+       `; it keeps the most of what was saved: ${keeps(best, p, c)}.`) :
     el("p", {class: "answer", id: "advisor-headline"}, "No format carries any case from ",
        el("code", {}, D.stacks[p].id), " to ", el("code", {}, D.stacks[c].id), ".");
   fill(out, headline,
@@ -315,9 +331,10 @@ function answer() {
 // The advisor's words for a verdict; one it has none for says the verdict's meaning (the protocol's table).
 function advice(cell) {
   const phrase = {
-    ok: () => "works",
-    remedy: () => ["works with ", el("code", {}, cell.remedy)],
+    ok: () => ["works", givesBack(cell)],
+    remedy: () => ["works with ", el("code", {}, cell.remedy), givesBack(cell)],
     mismatch: () => "loads but predicts differently",
+    "resume-mismatch": () => "loads, but training does not resume as saved",
     "predict-error": () => ["loads, but predicting fails: ", failure(cell)],
     error: () => ["fails: ", failure(cell)],
     crashed: () => "the loader crashed", timeout: () => "the load hung",
@@ -331,17 +348,31 @@ function advice(cell) {
   return el("td", {class: "v-" + cell.verdict, "data-verdict": cell.verdict}, badge(cell.verdict), " ", words);
 }
 
+function givesBack(cell) {
+  return cell.fidelity ? el("span", {class: "small"}, ` (${FIDELITY[cell.fidelity].label})`) : null;
+}
+
+// What the format's working paths give back, counted by the scale: "3 the full model, 2 compile it again".
+function keeps(f, p, c) {
+  const counts = {};
+  D.cases.forEach((kase, k) => {
+    const fidelity = WORKS[verdictOf(f, k, p, c)] && fidelityOf(f, k, p, c);
+    if (fidelity) counts[fidelity] = (counts[fidelity] || 0) + 1;
+  });
+  return D.fidelities.filter(x => counts[x.name]).map(x => `${counts[x.name]} ${x.label}`).join(", ") || "nothing";
+}
+
 function failure(cell) {
   return cell.signature ? cell.signature.title || cell.signature.signature : cell.error ? cell.error.type : cell.verdict;
 }
 
 function saveIn(k, p, c) {
   const good = byPreference(D.formats.map((_, f) => f).filter(f => WORKS[verdictOf(f, k, p, c)]),
-                            f => WORKS[verdictOf(f, k, p, c)]);
+                            f => worth(f, k, p, c));
   if (!good.length) return verdictOf(0, k, p, c) === "not-measured" ? "not measured" : "nothing works";
   const best = cellAt(good[0], k, p, c);
   return [el("code", {}, FORMAT_NAMES[D.formats[good[0]]]),
-          best.verdict === "ok" ? " as is" : [" with ", el("code", {}, best.remedy)]];
+          best.verdict === "ok" ? " as is" : [" with ", el("code", {}, best.remedy)], givesBack(best)];
 }
 
 // --- wiring ---------------------------------------------------------------------------------

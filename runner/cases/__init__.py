@@ -4,7 +4,13 @@ A case module defines ``TAGS`` (``seed`` for the source document's three, ``laye
 standard layers and architectures users save, ``extra`` for the rest), its inputs, ``build()``
 (a compiled model, as its source writes it) and ``custom_objects()`` (what the documented load
 passes). Its inputs are ``INPUTS``, one ``runner.samples.InputSpec`` per model input in the
-model's order, or ``INPUT_SHAPE`` for a model of one float input. ``REQUIRES`` (optional) names
+model's order, or ``INPUT_SHAPE`` for a model of one float input. A trained case also defines
+``training_data()`` (features, targets) and ``EPOCHS``: the model saved is ``build()``'s after
+``train``, and a model rebuilt to load weights into is ``build()``'s alone; ``RANDOM_STEP`` says
+why a training step of it cannot be repeated exactly (no resume comparison). ``rebuild()``
+(optional) builds the model where it is loaded, when the code there differs from the saving
+process's (a module that moved); it never changes the process, which goes on loading other cells.
+``REQUIRES`` (optional) names
 what it uses under ``keras`` that older Keras lacks (``layers.MultiHeadAttention``): a stack
 without one records the case as unavailable instead of building it. A case module imports in
 every stack: what only newer Keras has is used inside its functions (or behind a check).
@@ -38,6 +44,36 @@ def load_case(case_id, keras=None):
     return _LEGACY_CASES[case_id]
 
 
+BATCH_SIZE = 8
+
+
+def rebuilt(case):
+    """The model built again where a file is loaded, to load weights into: from the code a user has
+    there (``rebuild()``), which is ``build()``'s unless the case says otherwise."""
+    return getattr(case, "rebuild", case.build)()
+
+
+def is_trained(case):
+    return hasattr(case, "training_data")
+
+
+def train(case, model):
+    """Fit a trained case's model as its source would, unshuffled: the same weights every run."""
+    features, targets = case.training_data()
+    model.fit(features, targets, epochs=case.EPOCHS, batch_size=BATCH_SIZE, shuffle=False, verbose=0)
+
+
+def resumes(case):
+    """Whether loads of the case compare one more training step with the producer's."""
+    return is_trained(case) and not getattr(case, "RANDOM_STEP", None)
+
+
+def resume_batch(case):
+    """The fixed batch of one more training step, which tells whether training resumes as saved."""
+    features, targets = case.training_data()
+    return features[:BATCH_SIZE], targets[:BATCH_SIZE]
+
+
 def case_inputs(case):
     """The case's inputs as InputSpecs: its ``INPUTS``, or one unnamed float32 input of ``INPUT_SHAPE``."""
     from runner.samples import InputSpec
@@ -52,6 +88,10 @@ def import_with_keras(case_id, keras):
     import tensorflow as tf
 
     ours = {name: module for name, module in sys.modules.items() if is_case_code(module)}
+    package = sys.modules[__name__]
+    # ``from runner.cases import custom_loss`` takes the package's attribute before sys.modules
+    attributes = {name: vars(package).pop(name) for name in list(vars(package))
+                  if getattr(vars(package)[name], "__name__", None) in ours}
     original = tf.keras
     for name in ours:
         del sys.modules[name]
@@ -63,6 +103,7 @@ def import_with_keras(case_id, keras):
         for name in [name for name, module in sys.modules.items() if is_case_code(module)]:
             del sys.modules[name]
         sys.modules.update(ours)
+        vars(package).update(attributes)
 
 
 def is_case_code(module):

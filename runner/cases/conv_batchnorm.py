@@ -8,11 +8,12 @@ from tensorflow import keras
 TAGS = ("layers",)
 INPUT_SHAPE = (8, 8, 3)
 SAMPLES, CLASSES = 32, 3
+EPOCHS = 2
+# Measured: one more step after a TF 2.15 .h5 round trip differed by 6.4e-4 from the producer's.
+RANDOM_STEP = "its Dropout draws a new mask at every training step, another one in each process"
 
 
 def build():
-    import numpy
-
     model = keras.Sequential(
         [
             keras.layers.Conv2D(8, 3, padding="same", input_shape=INPUT_SHAPE),
@@ -29,10 +30,14 @@ def build():
     )
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9, nesterov=True),
                   loss="sparse_categorical_crossentropy")
-    images = numpy.linspace(0.0, 4.0, SAMPLES * 8 * 8 * 3, dtype="float32").reshape((SAMPLES,) + INPUT_SHAPE)
-    labels = numpy.arange(SAMPLES) % CLASSES
-    model.fit(images, labels, epochs=2, batch_size=8, shuffle=False, verbose=0)
     return model
+
+
+def training_data():
+    import numpy
+
+    images = numpy.linspace(0.0, 4.0, SAMPLES * 8 * 8 * 3, dtype="float32").reshape((SAMPLES,) + INPUT_SHAPE)
+    return images, numpy.arange(SAMPLES) % CLASSES
 
 
 def custom_objects():

@@ -13,13 +13,14 @@ SAMPLES = 32
 
 
 def build():
+    return custom_loss.build()
+
+
+def training_data():
     import numpy
 
-    model = custom_loss.build()
-    features = numpy.linspace(-1.0, 1.0, SAMPLES * INPUT_SHAPE[0], dtype="float32").reshape((SAMPLES, *INPUT_SHAPE))
-    targets = features.sum(axis=1, keepdims=True)
-    model.fit(features, targets, epochs=EPOCHS, batch_size=8, shuffle=False, verbose=0)
-    return model
+    features = numpy.linspace(-1.0, 1.0, SAMPLES * INPUT_SHAPE[0], dtype="float32").reshape((SAMPLES,) + INPUT_SHAPE)
+    return features, features.sum(axis=1, keepdims=True)
 
 
 def custom_objects():

@@ -10,6 +10,7 @@ TAGS = ("layers",)
 INPUT_SHAPE = (10,)
 REQUIRES = ("utils.register_keras_serializable",)
 SAMPLES = 32
+EPOCHS = 1
 
 
 def scaled_tanh(x):
@@ -26,17 +27,20 @@ def mean_abs_error_metric(y_true, y_pred):
 
 
 def build():
-    import numpy
-
     model = keras.Sequential([
         keras.layers.Dense(8, activation=scaled_tanh, input_shape=INPUT_SHAPE),
         keras.layers.Dense(1),
     ])
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.01, rho=0.9), loss="mse",
                   metrics=[mean_abs_error_metric])
-    features = numpy.linspace(-1.0, 1.0, SAMPLES * INPUT_SHAPE[0], dtype="float32").reshape((SAMPLES,) + INPUT_SHAPE)
-    model.fit(features, features.sum(axis=1, keepdims=True), epochs=1, batch_size=8, shuffle=False, verbose=0)
     return model
+
+
+def training_data():
+    import numpy
+
+    features = numpy.linspace(-1.0, 1.0, SAMPLES * INPUT_SHAPE[0], dtype="float32").reshape((SAMPLES,) + INPUT_SHAPE)
+    return features, features.sum(axis=1, keepdims=True)
 
 
 def custom_objects():

@@ -11,5 +11,12 @@ def build():
     return module_moved.build()
 
 
+def rebuild():
+    """The code as it reads where the module is gone: its import fails, as a user's would."""
+    import my_layers  # noqa: F401  # not on the path of a loading process
+
+    return module_moved.build()
+
+
 def custom_objects():
     return {}
