@@ -238,17 +238,28 @@ def load_weights_as_named(model, path):
 
 
 def load_weights_renamed_h5(model, path):
-    """A legacy HDF5 weights file under a ``.weights.h5`` name, copied to a ``.h5`` name (as the
-    matrix's rung of that name)."""
+    """A legacy HDF5 weights file under a ``.weights.h5`` name, copied to a ``.h5`` name: Keras
+    2.13+ and 3 read a ``.weights.h5`` name as the new weights layout (measured: TF 2.15, Keras 3.15)."""
     with ladder.copied_as_h5(path) as renamed:
         model.load_weights(renamed)
+
+
+def is_legacy_weights_named_new(keras, user, path):
+    """A ``.weights.h5`` name on a legacy HDF5 weights file (``save_weights`` of Keras before 2.13,
+    whose root attributes name its layers)."""
+    if not (os.path.isfile(path) and path.endswith(".weights.h5")):
+        return False
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return "layer_names" in handle.attrs
 
 
 RENAMED_H5 = "load_weights, renamed to .h5"
 WEIGHTS_RUNGS = (  # load is (model, path) -> None here; cell_rungs puts the model's source before it
     ladder.Rung("load_weights", "model.load_weights(path)", load_weights_as_named, ladder.always, False),
     ladder.Rung(RENAMED_H5, "model.load_weights(copy named *.h5)", load_weights_renamed_h5,
-                ladder.is_legacy_weights_named_new, False),
+                is_legacy_weights_named_new, False),
 )
 
 

@@ -125,15 +125,6 @@ def load_weights_into_rebuilt(keras, case, path):
     return loaded_weights(keras, case, rebuilt(case), weights_path(path))
 
 
-def load_weights_renamed_h5(keras, case, path):
-    """A legacy HDF5 weights file under a ``.weights.h5`` name, copied to a ``.h5`` name: Keras
-    2.13+ and 3 read a ``.weights.h5`` name as the new weights layout (measured: TF 2.15, Keras 3.15)."""
-    from runner.cases import rebuilt
-
-    with copied_as_h5(weights_path(path)) as renamed:
-        return loaded_weights(keras, case, rebuilt(case), renamed)
-
-
 def load_weights_on_tf_keras(keras, case, path):
     from runner.cases import rebuilt
 
@@ -154,12 +145,12 @@ def load_from_json_on_tf_keras(keras, case, path):
 
 
 def loaded_weights(keras, case, model, weights):
-    model = scrambled(built(keras, case, model))
+    model = scrambled(built(case, model))
     model.load_weights(weights)
     return keras_predictor(model)
 
 
-def built(keras, case, model):
+def built(case, model):
     """The model with its variables made: a subclassed model has none until it is called once,
     and Keras refuses to load weights into it (as its documentation says, a user calls it first)."""
     if not getattr(model, "built", True) or not model.weights:
@@ -172,8 +163,8 @@ def built(keras, case, model):
 
 
 def scrambled(model):
-    """The model with every number it holds moved off its value (floats by a half, integers by
-    one; positive, so a variance stays one), so a weight the load leaves alone shows."""
+    """The model with every number it holds moved off its value (floats up by a half, integers up
+    by one: a variance stays positive), so a weight the load leaves alone shows."""
     import numpy
 
     moved = []
@@ -248,18 +239,6 @@ def is_model_file(keras, case, path):
     return os.path.isfile(path)
 
 
-def is_legacy_weights_named_new(keras, case, path):
-    """A ``.weights.h5`` name on a legacy HDF5 weights file (``save_weights`` of Keras before 2.13,
-    whose root attributes name its layers)."""
-    path = weights_path(path)
-    if not (os.path.isfile(path) and path.endswith(".weights.h5")):
-        return False
-    import h5py
-
-    with h5py.File(path, "r") as handle:
-        return "layer_names" in handle.attrs
-
-
 LADDER = (
     Rung("documented", "load_model(path, custom_objects=...)", load_documented, always, False),
     Rung("compile=False", "load_model(path, custom_objects=..., compile=False)", load_without_compile,
@@ -288,8 +267,6 @@ PROBES = {
 WEIGHTS_LADDER = (  # weights-h5 and weights-tf
     Rung("documented", "model = build(); model.load_weights(path)", load_weights_into_rebuilt, always, False,
          "rebuilt"),
-    Rung("renamed to .h5", "model = build(); model.load_weights(copy named *.h5)", load_weights_renamed_h5,
-         is_legacy_weights_named_new, False, "rebuilt"),
     Rung("tf_keras", "model = build() on tf_keras; model.load_weights(path)", load_weights_on_tf_keras,
          has_tf_keras, False, "rebuilt"),
 )
@@ -301,13 +278,13 @@ JSON_LADDER = (
 )
 
 
+LADDERS = {"h5": (LADDER, PROBES), "keras": (LADDER, PROBES), "savedmodel": (LADDER, PROBES),
+           "weights-h5": (WEIGHTS_LADDER, {}), "weights-tf": (WEIGHTS_LADDER, {}), "json": (JSON_LADDER, {})}
+
+
 def ladder_for(fmt):
-    """``(rungs, probes)`` of the artifacts of format ``fmt``."""
-    if fmt == "json":
-        return JSON_LADDER, {}
-    if fmt.startswith("weights-"):
-        return WEIGHTS_LADDER, {}
-    return LADDER, PROBES
+    """``(rungs, probes)`` of the artifacts of format ``fmt`` (a name of runner.protocol.FORMATS)."""
+    return LADDERS[fmt]
 
 
 def rung_named(mode, call):

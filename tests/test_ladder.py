@@ -74,6 +74,10 @@ def test_attempts_record_the_call_and_safety() -> None:
     assert (second["call"], second["unsafe"], second["max_abs_diff"]) == ("call unsafe", True, 0.0)
 
 
+def test_every_format_has_its_ladder() -> None:
+    assert set(ladder.LADDERS) == set(protocol.FORMAT_NAMES)
+
+
 def test_only_the_rung_named_for_it_turns_safe_mode_off() -> None:
     """Models are untrusted input: every other rung (and every probe) keeps Keras's safe_mode on."""
     tree = ast.parse(Path(ladder.__file__).read_text())
