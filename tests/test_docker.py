@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("tf2.15-py3.11", "keras3.15-tf2.21-py3.11")
 CASES = ("custom_layer", "custom_loss")
+NOT_LOADED = ("blocked", "unsupported", "unavailable")  # nothing was saved to load
 BASE = os.environ.get("MATRIX_DOCKER_BASE")
 CA = os.environ.get("MATRIX_DOCKER_CA")
 
@@ -75,7 +76,8 @@ def test_containers_give_the_venv_backends_verdicts(engine: Any, runs: dict[str,
     assert verdicts(root / "docker") == verdicts(root / "venv")
     assert engine.containers.list(all=True, filters={"label": LABEL}) == []  # every worker removed
     assert "image built" not in runs["again"].stdout  # tagged by fingerprint, so reused
-    assert "keras3.15-tf2.21-py3.11: 12 loads" in runs["first"].stdout
+    loads = sum(1 for c in results["cells"] if c["consumer"] == STACKS[1] and c["verdict"] not in NOT_LOADED)
+    assert f"keras3.15-tf2.21-py3.11: {loads} loads" in runs["first"].stdout
 
 
 def test_a_check_in_containers_gives_the_venv_backends_verdicts(engine: Any, runs: dict[str, Any],
@@ -104,7 +106,10 @@ def test_a_check_in_containers_gives_the_venv_backends_verdicts(engine: Any, run
     for (name, consumer), (verdict, remedy, *_) in checked["docker"].items():
         origin = (STACKS[0], consumer, "custom_loss", "h5") if name == "model.h5" else \
             (STACKS[1], consumer, "custom_layer", "keras")
-        assert (verdict, remedy) == measured[origin][:2], (name, consumer)
+        if measured[origin][1] == "rebuild + load_weights":  # the case's code, which a check has not
+            assert verdict == "error", (name, consumer)
+        else:
+            assert (verdict, remedy) == measured[origin][:2], (name, consumer)
 
 
 def test_a_worker_container_has_no_network_and_no_root(engine: Any, tmp_path: Path) -> None:

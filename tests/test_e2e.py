@@ -217,6 +217,9 @@ def test_keras_3_writes_no_checkpoint_and_reads_keras_2s_only_through_tf_keras(r
     cell = cells(runs, KERAS2, KERAS3, "weights-tf")["custom_layer"]
     assert (cell["verdict"], cell["remedy"], cell["fidelity"]) == ("remedy", "tf_keras", "rebuilt")
     assert cell["signature_id"] == "keras3-weights-checkpoint"
+    # a case whose class lives in a package of the case code: its tf_keras copy subclasses tf_keras too
+    moved = cells(runs, KERAS2, KERAS3, "weights-tf")["module_moved"]
+    assert (moved["verdict"], moved["remedy"]) == ("remedy", "tf_keras")
 
 
 def test_a_keras_2_to_json_comes_back_in_keras_3_only_through_tf_keras(runs: list[dict[str, Any]]) -> None:

@@ -88,10 +88,11 @@ def import_with_keras(case_id, keras):
     import tensorflow as tf
 
     ours = {name: module for name, module in sys.modules.items() if is_case_code(module)}
-    package = sys.modules[__name__]
     # ``from runner.cases import custom_loss`` takes the package's attribute before sys.modules
-    attributes = {name: vars(package).pop(name) for name in list(vars(package))
-                  if getattr(vars(package)[name], "__name__", None) in ours}
+    packages = [module for module in list(sys.modules.values()) if is_case_package(module)]
+    attributes = [(package, {name: vars(package).pop(name) for name in list(vars(package))
+                             if getattr(vars(package)[name], "__name__", None) in ours})
+                  for package in packages]
     original = tf.keras
     for name in ours:
         del sys.modules[name]
@@ -103,7 +104,16 @@ def import_with_keras(case_id, keras):
         for name in [name for name, module in sys.modules.items() if is_case_code(module)]:
             del sys.modules[name]
         sys.modules.update(ours)
-        vars(package).update(attributes)
+        for package, taken in attributes:  # the copies' own attributes go, ours come back
+            for name in [name for name, value in vars(package).items() if is_case_code(value)]:
+                del vars(package)[name]
+            vars(package).update(taken)
+
+
+def is_case_package(module):
+    """``runner.cases`` and the packages in it (``runner.cases.movable``)."""
+    path = os.path.abspath(getattr(module, "__file__", None) or "/")
+    return path.endswith("__init__.py") and path.startswith(CASES_DIR + os.sep)
 
 
 def is_case_code(module):
