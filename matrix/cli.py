@@ -66,7 +66,8 @@ def parser() -> argparse.ArgumentParser:
                             "where the documented load works predicts")
     check.add_argument("--build", metavar="SPEC",
                        help="package.module:function returning the model that weights-only files (save_weights "
-                            "output, TensorFlow checkpoints) belong to; found like --custom-objects")
+                            "output, TensorFlow checkpoints) belong to, found like --custom-objects; full model "
+                            "files also get a last rung that loads their weights into it")
     check.add_argument("--architecture", type=Path, metavar="FILE",
                        help="the model's to_json() file, for weights-only files: model_from_json, then load_weights")
     check.add_argument("--unsafe", action="store_true",

@@ -210,7 +210,7 @@ def cell_rungs(cell, names):
                                load=weights_loader(make_model, rung.load), fidelity=fidelity)
                  for rung in WEIGHTS_RUNGS]
         return ladder.named_rungs(rungs, names)
-    return user_rungs(cell["unsafe"], names)
+    return user_rungs(cell["unsafe"], names, bool(cell.get("build")))
 
 
 def model_source(architecture):
@@ -263,13 +263,14 @@ WEIGHTS_RUNGS = (  # load is (model, path) -> None here; cell_rungs puts the mod
 )
 
 
-def user_rungs(unsafe, names=()):
+def user_rungs(unsafe, names=(), build=False):
     """The matrix's ladder, minus ``safe_mode=False`` unless the user trusts the files, with a
-    tf_keras rung that rebuilds the user's classes instead of a reference case's, each rung
-    taking the named inputs and giving named outputs."""
+    tf_keras rung that rebuilds the user's classes instead of a reference case's, and the last
+    rung, the file's weights loaded into the model built in code, only when the user gave that
+    code (``--build``); each rung taking the named inputs and giving named outputs."""
     rungs = []
     for rung in ladder.LADDER:
-        if rung.unsafe and not unsafe:
+        if (rung.unsafe and not unsafe) or (rung.load is ladder.load_weights_into_rebuilt and not build):
             continue
         if rung.mode == "tf_keras":
             rung = rung._replace(load=load_user_with_tf_keras)

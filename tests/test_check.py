@@ -176,10 +176,15 @@ def corpus(setting: dict[str, Any]) -> dict[str, Any]:
     mismatched = command("check", f"{OLD}.two_tower.model.weights.h5", *options["text_lstm"], *where,
                          "--site", str(folder / "site-mismatched"), cwd=folder)
     unbuilt = command("check", *weights["text_lstm"], *where, "--site", str(folder / "site-unbuilt"), cwd=folder)
+    full_files = [f"{KERAS3}.text_lstm.model.h5", f"{KERAS3}.text_lstm.model.keras"]
+    rebuilt = command("check", *full_files, *options["text_lstm"], *where, "--site", str(folder / "site-rebuilt"),
+                      cwd=folder)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     return {"names": models, "result": result, "weights": weights, "checks": checks, "unbuilt": unbuilt,
             "misfit": (misfit, json.loads((folder / "site-misfit" / "check" / "results.json").read_text())),
             "mismatched": (mismatched, json.loads((folder / "site-mismatched" / "check" / "results.json").read_text())),
-            "results": json.loads((folder / "site" / "check" / "results.json").read_text())}
+            "results": json.loads((folder / "site" / "check" / "results.json").read_text()),
+            "rebuilt": json.loads((folder / "site-rebuilt" / "check" / "results.json").read_text())}
 
 
 def save_corpus(python: Path, script: str, folder: Path, producer: str) -> None:
@@ -191,6 +196,19 @@ def save_corpus(python: Path, script: str, folder: Path, producer: str) -> None:
         for artifact in model.iterdir():
             copy = shutil.copytree if artifact.is_dir() else shutil.copyfile
             copy(artifact, folder / f"{producer}.{model.name}.{artifact.name}")
+
+
+def test_with_build_a_full_model_file_also_loads_its_weights_into_the_model_built_in_code(
+        corpus: dict[str, Any]) -> None:
+    """Measured by hand: Keras 3.15's text_lstm .h5 and .keras, which load_model cannot read in
+    TF 2.15, load their weights into TF 2.15's build of it and predict the same (0.0 apart)."""
+    cells = {(c["producer"], c["consumer"]): c for c in corpus["rebuilt"]["cells"]}
+    for name in (f"{KERAS3}.text_lstm.model.h5", f"{KERAS3}.text_lstm.model.keras"):
+        cell = cells[(name, KERAS2)]
+        assert (cell["verdict"], cell["remedy"], cell["fidelity"]) == ("remedy", "rebuild + load_weights", "rebuilt")
+        assert cell["attempts"][-1]["call"] == "model = build(); model.load_weights(path)"
+    # without --build (the model's code) a check does not try it
+    assert all(a["mode"] != "rebuild + load_weights" for c in corpus["results"]["cells"] for a in c["attempts"])
 
 
 def test_real_models_get_the_verdicts_measured_by_hand(corpus: dict[str, Any]) -> None:
