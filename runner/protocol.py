@@ -146,8 +146,9 @@ VERDICTS = (
     Verdict("ok", "✓", "loads the documented way; predictions equal", 0, 9, False, True, "#009E73", "#fff"),
     Verdict("remedy", "R", "loads only with the named remedy; predictions equal", 1, 8, False, True, "#56B4E9", "#000"),
     Verdict("mismatch", "≠", "loads, but predicts something else", 3, 0, False, True, "#CC79A7", "#000"),
-    Verdict("resume-mismatch", "↻", "loads compiled and predicts right, but one more training step gives other "
-            "weights than the producer's: its optimizer state or training configuration came back otherwise",
+    Verdict("resume-mismatch", "↻", "loads compiled and predicts right, but after one more training step it "
+            "predicts otherwise than the producer's model did (or the step fails): its optimizer state or "
+            "training configuration came back otherwise",
             2, 0.5, False, True, "#882255", "#fff"),
     Verdict("predict-error", "P", "loads, but predicting fails in every mode that loads it", 2, 3, False, True,
             "#332288", "#fff"),
