@@ -93,10 +93,15 @@ def named_values(outputs):
     return [{"name": name, "values": values.tolist()} for name, values in outputs]
 
 
+def read_named_values(entries):
+    """``named_values`` read back: ``[(name, values)]``."""
+    return [(entry["name"], entry["values"]) for entry in entries]
+
+
 def read_resumed(reference):
     """``[(name, values)]`` predicted after one more training step, or None (an untrained case)."""
     resumed = reference.get("resumed")
-    return None if resumed is None else [(entry["name"], entry["values"]) for entry in resumed]
+    return None if resumed is None else read_named_values(resumed)
 
 
 def read_reference(reference):
@@ -105,5 +110,4 @@ def read_reference(reference):
     import numpy
 
     inputs = [(entry["name"], numpy.asarray(entry["values"], dtype=entry["dtype"])) for entry in reference["inputs"]]
-    expected = [(entry["name"], entry["values"]) for entry in reference["outputs"]]
-    return inputs, expected, reference.get("tolerance", ATOL)
+    return inputs, read_named_values(reference["outputs"]), reference.get("tolerance", ATOL)

@@ -101,7 +101,6 @@ def worker_bug(phase, exc):
 def save_cell(keras, cell):
     from runner import compat
     from runner.cases import case_inputs, is_trained, load_case, resume_batch, resumes, train
-    from runner.ladder import model_input, named_outputs
 
     reason = compat.unsupported_reason(keras, cell["format"])
     if reason:
@@ -118,8 +117,7 @@ def save_cell(keras, cell):
             train(case, model)
         inputs = fixed_inputs(case_inputs(case))
         laps("build")
-        # the reference is what predict gave, untuned, every output by name
-        outputs = named_outputs(model.predict(model_input(inputs, by_name=False), verbose=0), output_names(model))
+        outputs = reference_outputs(model, inputs)
         tolerance = tolerance_for(compat.compute_dtypes(model))
         laps("predict")
         place(cell["artifact"], lambda staged: save_staged(keras, model, cell, staged))
@@ -128,7 +126,7 @@ def save_cell(keras, cell):
         resumed = None
         if resumes(case):
             model.train_on_batch(*resume_batch(case))
-            resumed = named_outputs(model.predict(model_input(inputs, by_name=False), verbose=0), output_names(model))
+            resumed = reference_outputs(model, inputs)
         laps("resume")
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
@@ -148,6 +146,13 @@ def save_cell(keras, cell):
     saved = saved_artifact(compat.save_call(keras, cell["format"]), cell["artifact"], cell["reference"])
     laps("hash")
     return dict(saved, timings=laps.seconds)
+
+
+def reference_outputs(model, inputs):
+    """What ``predict`` gives for the fixed input, untuned, every output by name."""
+    from runner.ladder import model_input, named_outputs
+
+    return named_outputs(model.predict(model_input(inputs, by_name=False), verbose=0), output_names(model))
 
 
 def output_names(model):
