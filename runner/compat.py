@@ -77,6 +77,18 @@ def run_eager_ops_directly():
     switch(context.context()._handle, False)
 
 
+def keeps_models():
+    """Whether a model may outlive its cell in this worker, to be used again by a later one: only
+    tuned (the self-check and ``matrix check`` build every model afresh, so a kept model that
+    answered otherwise would show there) and eager (TF 1.x's ``clear_session`` drops the graph
+    its models live in)."""
+    if not RUNTIME["tuned"]:
+        return False
+    import tensorflow as tf
+
+    return tf.executing_eagerly()
+
+
 def predict(model, inputs):
     """The model's predictions for the fixed input, as ``model.predict`` gives them.
 

@@ -120,16 +120,34 @@ def on_tf_keras(keras, case):
 
 def load_weights_into_rebuilt(keras, case, path):
     """What maintainers advise when ``load_model`` fails: build the model in code, load the weights."""
-    from runner.cases import rebuilt
-
-    return loaded_weights(keras, case, rebuilt(case), weights_path(path))
+    return loaded_weights(keras, case, rebuilt_model(keras, case), weights_path(path))
 
 
 def load_weights_on_tf_keras(keras, case, path):
-    from runner.cases import rebuilt
-
     tf_keras, legacy_case = on_tf_keras(keras, case)
-    return loaded_weights(tf_keras, legacy_case, rebuilt(legacy_case), weights_path(path))
+    return loaded_weights(tf_keras, legacy_case, rebuilt_model(tf_keras, legacy_case), weights_path(path))
+
+
+KEPT_MODELS = {}  # (Keras package, case module) -> the case's rebuilt model, where compat.keeps_models
+
+
+def rebuilt_model(keras, case):
+    """The case built in code to take weights, made (``built``).
+
+    A tuned worker builds it once per case and Keras and loads every later file's weights into the
+    same model: the build and the first predict's trace are most of a weights load's cost. Kept or
+    fresh, ``loaded_weights`` moves every weight off its value before loading, so a weight a load
+    leaves alone shows whatever an earlier cell put there.
+    """
+    from runner.cases import rebuilt
+    from runner.compat import keeps_models
+
+    if not keeps_models():
+        return built(case, rebuilt(case))
+    key = (keras.__name__, case.__name__)
+    if key not in KEPT_MODELS:
+        KEPT_MODELS[key] = built(case, rebuilt(case))
+    return KEPT_MODELS[key]
 
 
 def load_from_json(keras, case, path):

@@ -16,6 +16,7 @@ import time
 from runner import faults
 from runner.limits import ATTEMPT_S, AttemptLimits
 from runner.protocol import (
+    FULL_MODEL_FORMATS,
     SCHEMA,
     TUNED,
     Laps,
@@ -100,7 +101,7 @@ def worker_bug(phase, exc):
 
 def save_cell(keras, cell):
     from runner import compat
-    from runner.cases import case_inputs, is_trained, load_case, resume_batch, resumes, train
+    from runner.cases import load_case, resume_batch, resumes
 
     reason = compat.unsupported_reason(keras, cell["format"])
     if reason:
@@ -111,15 +112,8 @@ def save_cell(keras, cell):
         missing = compat.missing_api(keras, getattr(case, "REQUIRES", ()))
         if missing:
             return save_failed("unavailable", reason=missing)
-        compat.seed_everything(SEED)
-        model = case.build()
-        if is_trained(case):
-            train(case, model)
-        inputs = fixed_inputs(case_inputs(case))
-        laps("build")
-        outputs = reference_outputs(model, inputs)
-        tolerance = tolerance_for(compat.compute_dtypes(model))
-        laps("predict")
+        kept = KEPT_REFERENCE.pop(cell["case"], None) if cell["format"] not in FULL_MODEL_FORMATS else None
+        model, inputs, outputs, tolerance = kept or reference_model(case, laps)
         place(cell["artifact"], lambda staged: save_staged(keras, model, cell, staged))
         laps("save")
         # what one more step gives, for the loads that say whether training resumes as saved
@@ -127,6 +121,8 @@ def save_cell(keras, cell):
         if resumes(case):
             model.train_on_batch(*resume_batch(case))
             resumed = reference_outputs(model, inputs)
+        elif cell["format"] not in FULL_MODEL_FORMATS and compat.keeps_models():
+            KEPT_REFERENCE[cell["case"]] = model, inputs, outputs, tolerance
         laps("resume")
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
@@ -146,6 +142,35 @@ def save_cell(keras, cell):
     saved = saved_artifact(compat.save_call(keras, cell["format"]), cell["artifact"], cell["reference"])
     laps("hash")
     return dict(saved, timings=laps.seconds)
+
+
+# case -> (model, inputs, outputs, tolerance) of its last save, for its next format, where
+# compat.keeps_models. Only between saves that read the model and nothing more (the weights and
+# the JSON): a full model save can change it (Keras 3.15's .h5 save drops the optimizer from the
+# compile config, so a .keras saved after it has none; measured), so every full model file is
+# saved from a model of its own. A model that took the resume step is not kept either. The save
+# worker gets every format of a case in a row (matrix.plan.plan_saves), so the one kept is the
+# one the next cell wants, or none is.
+KEPT_REFERENCE = {}
+
+
+def reference_model(case, laps):
+    """``(model, inputs, outputs, tolerance)``: the case built (and trained) from the fixed seed,
+    and what it predicts for the fixed input."""
+    from runner import compat
+    from runner.cases import case_inputs, is_trained, train
+
+    KEPT_REFERENCE.clear()
+    compat.seed_everything(SEED)
+    model = case.build()
+    if is_trained(case):
+        train(case, model)
+    inputs = fixed_inputs(case_inputs(case))
+    laps("build")
+    outputs = reference_outputs(model, inputs)
+    tolerance = tolerance_for(compat.compute_dtypes(model))
+    laps("predict")
+    return model, inputs, outputs, tolerance
 
 
 def reference_outputs(model, inputs):
