@@ -15,6 +15,8 @@ from pathlib import Path
 from matrix.baseimage import DEFAULT_SUITE, DEFAULT_TAG, MIRROR_VARIABLE, build_base_image
 from matrix.bench import print_figures, run_bench
 from matrix.check import CheckRequest, check_files
+from matrix.compare import compare, read_cells
+from matrix.compare import lines as comparison_lines
 from matrix.containers import DockerOptions
 from matrix.errors import MatrixError, SelectionError
 from matrix.launch import Limits
@@ -86,6 +88,10 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--profile", action="store_true",
                        help="instead, where the time of the workspace's last run went, from its records and its "
                             "workers' timings (default stacks: the default set); writes SITE/profile.json")
+    comparing = commands.add_parser("compare", help="two runs' results.json cell by cell; exit 1 when any answer "
+                                                    "differs")
+    comparing.add_argument("before", type=Path, help="the first run's results.json")
+    comparing.add_argument("after", type=Path, help="the second run's results.json")
     listing = commands.add_parser("list", help="print the selected stacks")
     add_selection(listing)
     listing.add_argument("--json", action="store_true", help="as JSON, the matrix a CI workflow shards by")
@@ -158,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         commands = {"run": run_command, "check": check_command, "list": list_command, "versions": versions_command,
-                    "bench": bench_command, "base-image": base_image_command}
+                    "bench": bench_command, "base-image": base_image_command, "compare": compare_command}
         return commands[args.command](args)
     except MatrixError as exc:
         print(f"matrix: error: {exc}", file=sys.stderr)
@@ -169,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"matrix: error: the disk is full (writing {exc.filename}): free some space and run again; "
               "every record written so far is kept and will not be computed again", file=sys.stderr)
         return 2
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    result = compare(read_cells(args.before), read_cells(args.after))
+    print("\n".join(comparison_lines(result)))
+    return 0 if result.same else 1
 
 
 def list_command(args: argparse.Namespace) -> int:
