@@ -142,7 +142,7 @@ def without_architecture(f: UserFile, request: CheckRequest) -> UserFile:
     """A weights-only file is a problem unless the request says what model it belongs to."""
     if f.format not in WEIGHTS_FORMATS or request.build or request.architecture:
         return f
-    what = "an HDF5 file of weights only (save_weights)" if f.format == "weights" else "a TensorFlow checkpoint"
+    what = "an HDF5 file of weights only (save_weights)" if f.format == "weights-h5" else "a TensorFlow checkpoint"
     return replace(f, format=None, problem=(
         f"{what}: no architecture to load it into; check it with --build package.module:function (a function "
         "that returns the model) or --architecture model.json (the model's to_json())"))

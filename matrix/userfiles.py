@@ -69,11 +69,11 @@ def inspect_file(path: Path, name: str) -> UserFile:
 
 
 def file_format(path: Path, container: str) -> str | None:
-    """The format a check reads the file as: a model's, or ``weights`` / ``checkpoint``."""
+    """The format a check reads the file as: a model's, or weights alone (``weights-h5``, ``weights-tf``)."""
     if container == "checkpoint":
-        return "checkpoint"
+        return "weights-tf"
     if container == "hdf5" and not hdf5_holds_model(path):
-        return "weights"
+        return "weights-h5"
     fmt: str | None = format_of_container(container)
     return fmt
 

@@ -19,8 +19,8 @@ ORIGIN_FIELDS = {  # what each format can record of what wrote it
     "h5": ("keras_version", "backend"),
     "keras": ("keras_version", "date_saved"),
     "savedmodel": ("tensorflow_version", "keras_metadata", "keras_version", "backend"),
-    "weights": ("keras_version", "backend"),
-    "checkpoint": (),  # a TensorFlow checkpoint records no versions
+    "weights-h5": ("keras_version", "backend"),
+    "weights-tf": (),  # a TensorFlow checkpoint records no versions
 }
 
 
@@ -39,7 +39,7 @@ def file_origin(path, fmt):
 
 
 def recorded_origin(path, fmt):
-    if fmt == "checkpoint":
+    if fmt == "weights-tf":
         return {}
     if fmt == "savedmodel":
         with open(os.path.join(path, "saved_model.pb"), "rb") as handle:

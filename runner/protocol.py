@@ -70,11 +70,11 @@ def weights_file_name(keras_flavor):
     return "model.weights.h5" if keras_flavor == "keras3" else "weights.h5"
 
 
-# What a check also reads: weights without an architecture, checked by building the model
-# (``--build``) or reading its ``to_json()`` (``--architecture``), then ``load_weights``:
-# ``weights``, an HDF5 file from ``save_weights`` (Keras 1 to 3, ``.weights.h5`` included);
-# ``checkpoint``, a TensorFlow checkpoint (its folder, or its ``.index`` file).
-WEIGHTS_FORMATS = ("weights", "checkpoint")
+# The formats of weights without an architecture, which a check loads into the model it builds
+# (``--build``) or reads from a ``to_json()`` (``--architecture``), as the matrix's ladder does:
+# a user's ``weights-h5`` is an HDF5 file from ``save_weights`` (Keras 1 to 3, ``.weights.h5``
+# included), ``weights-tf`` a TensorFlow checkpoint (its folder, or its ``.index`` file).
+WEIGHTS_FORMATS = ("weights-h5", "weights-tf")
 
 
 def format_named(name):

@@ -290,8 +290,8 @@ def test_weights_alone_load_into_the_model_built_or_read_for_them(corpus: dict[s
         tower = [c for c in cells.values() if c["verdict"] == "ok" and model == "two_tower"]
         assert all([o["name"] for o in c["attempts"][0]["outputs"]] == ["score", "tags"] for c in tower)
     formats = {f["name"]: f["format"] for f in corpus["checks"]["text_lstm"]["files"]}
-    assert formats[f"{OLD}.text_lstm.checkpoint"] == "checkpoint"
-    assert formats[f"{OLD}.text_lstm.model.weights.h5"] == "weights"
+    assert formats[f"{OLD}.text_lstm.checkpoint"] == "weights-tf"
+    assert formats[f"{OLD}.text_lstm.model.weights.h5"] == "weights-h5"
 
 
 def test_an_input_that_does_not_fit_is_said_once_and_the_loads_still_count(corpus: dict[str, Any]) -> None:

@@ -81,8 +81,8 @@ def test_weights_alone_are_told_apart_from_models(tmp_path: Path) -> None:
     found = {f.name: (f.format, f.problem) for f in inspect_files(
         [tmp_path / "model.h5", tmp_path / "my.weights.h5", checkpoint, checkpoint / "model.index", fake])}
     assert found["model.h5"] == ("h5", None)
-    assert found["my.weights.h5"] == ("weights", None)
-    assert found["ckpt"] == ("checkpoint", None) and found["model.index"] == ("checkpoint", None)
+    assert found["my.weights.h5"] == ("weights-h5", None)
+    assert found["ckpt"] == ("weights-tf", None) and found["model.index"] == ("weights-tf", None)
     assert found["fake"][0] is None and found["fake"][1].startswith("a directory without saved_model.pb")
 
 
