@@ -291,6 +291,23 @@ def accepts_safe_mode(keras):
     return takes_argument(keras.models.load_model, "safe_mode")
 
 
+def safe_mode_scope(keras):
+    """Keras' ``SafeModeScope`` (Keras 2.13+, tf-keras, Keras 3), or None: what
+    ``keras.config.enable_unsafe_deserialization()`` switches, for one load and then as it was
+    (the switch is global, and a worker goes on loading other cells)."""
+    import importlib
+
+    package = keras_package(keras)
+    for module in (package + ".src.saving.serialization_lib", package + ".saving.serialization_lib"):
+        try:
+            scope = getattr(importlib.import_module(module), "SafeModeScope", None)
+        except ImportError:
+            continue
+        if scope is not None:
+            return scope
+    return None
+
+
 def legacy_keras(keras):
     """``tf_keras`` when it is installed beside Keras 3 (without TF_USE_LEGACY_KERAS), else None."""
     if keras_flavor(keras) != "keras3":

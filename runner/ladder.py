@@ -157,6 +157,15 @@ def load_from_json(keras, case, path):
     return loaded_weights(keras, case, model, weights_path(path))
 
 
+def load_from_json_unsafe(keras, case, path):
+    """``model_from_json`` takes no ``safe_mode``: code saved in the JSON (a Lambda's bytecode)
+    deserializes only with the global switch off, here for this one load."""
+    from runner.compat import safe_mode_scope
+
+    with safe_mode_scope(keras)(False):
+        return load_from_json(keras, case, path)
+
+
 def load_from_json_on_tf_keras(keras, case, path):
     tf_keras, legacy_case = on_tf_keras(keras, case)
     return load_from_json(tf_keras, legacy_case, path)
@@ -238,6 +247,12 @@ def has_safe_mode(keras, case, path):
     return os.path.isfile(path) and accepts_safe_mode(keras)
 
 
+def has_unsafe_switch(keras, case, path):
+    from runner.compat import safe_mode_scope
+
+    return safe_mode_scope(keras) is not None
+
+
 def is_saved_model(keras, case, path):
     return os.path.isdir(path)
 
@@ -253,8 +268,11 @@ def has_tf_keras(keras, case, path):
 
 
 def is_model_file(keras, case, path):
-    """A full model in one file (.h5, .keras): its weights load into a model built in code."""
-    return os.path.isfile(path)
+    """A full model in one file (.h5, .keras), whose weights can go into the case built here in
+    code: not where this Keras lacks what the case uses (its ``REQUIRES``)."""
+    from runner.compat import missing_api
+
+    return os.path.isfile(path) and not missing_api(keras, getattr(case, "REQUIRES", ()))
 
 
 LADDER = (
@@ -291,6 +309,8 @@ WEIGHTS_LADDER = (  # weights-h5 and weights-tf
 JSON_LADDER = (
     Rung("documented", "model = model_from_json(json, custom_objects=...); model.load_weights(path)",
          load_from_json, always, False),
+    Rung("safe_mode=False", "keras.config.enable_unsafe_deserialization(); model = model_from_json(json, "
+         "custom_objects=...); model.load_weights(path)", load_from_json_unsafe, has_unsafe_switch, True),
     Rung("tf_keras", "model = tf_keras.models.model_from_json(json, custom_objects=...); model.load_weights(path)",
          load_from_json_on_tf_keras, has_tf_keras, False),
 )

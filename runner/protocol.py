@@ -70,8 +70,9 @@ def weights_file_name(keras_flavor):
     return "model.weights.h5" if keras_flavor == "keras3" else "weights.h5"
 
 
-# The formats of weights without an architecture, which a check loads into the model it builds
-# (``--build``) or reads from a ``to_json()`` (``--architecture``), as the matrix's ladder does:
+# The formats of weights without an architecture: the matrix loads them into the case built in
+# the consumer's Keras (so a Keras that cannot build it has nothing to load them into), a check into
+# the model it builds (``--build``) or reads from a ``to_json()`` (``--architecture``):
 # a user's ``weights-h5`` is an HDF5 file from ``save_weights`` (Keras 1 to 3, ``.weights.h5``
 # included), ``weights-tf`` a TensorFlow checkpoint (its folder, or its ``.index`` file).
 WEIGHTS_FORMATS = ("weights-h5", "weights-tf")
@@ -159,7 +160,8 @@ VERDICTS = (
             2, 5, True, False, "#fff", "#D55E00"),
     Verdict("blocked", "B", "the producer failed to save this artifact", 2, 10, False, None, "#999", "#000"),
     Verdict("unsupported", "–", "the producer cannot write this format", 2, 11, False, None, "#e4e4e4", "#333"),
-    Verdict("unavailable", "∅", "the producer's Keras lacks a layer or API the case uses: nothing was built",
+    Verdict("unavailable", "∅", "the producer's Keras lacks a layer or API the case uses: nothing was built (for "
+            "weights, the consumer's: nothing to load them into)",
             2, 12, False, None, "#f4f4f4", "#777"),
     Verdict("missing", "?", "no record (the run was interrupted)", None, 6, False, False, "#fff", "#000"),
     Verdict("not-measured", "·", "not measured in this run: the case runs on fewer stacks than the run has "

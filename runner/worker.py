@@ -19,6 +19,7 @@ from runner.protocol import (
     FULL_MODEL_FORMATS,
     SCHEMA,
     TUNED,
+    WEIGHTS_FORMATS,
     Laps,
     describe_error,
     failed_cell,
@@ -147,7 +148,7 @@ def save_cell(keras, cell):
 # case -> (model, inputs, outputs, tolerance) of its last save, for its next format, where
 # compat.keeps_models. Only between saves that read the model and nothing more (the weights and
 # the JSON): a full model save can change it (Keras 3.15's .h5 save drops the optimizer from the
-# compile config, so a .keras saved after it has none; measured), so every full model file is
+# compile config, so a .keras saved after it has none; measured, keras-team/keras#23475), so every full model file is
 # saved from a model of its own. A model that took the resume step is not kept either. The save
 # worker gets every format of a case in a row (matrix.plan.plan_saves), so the one kept is the
 # one the next cell wants, or none is.
@@ -193,6 +194,7 @@ def save_staged(keras, model, cell, staged):
 
 
 def load_cell(keras, cell):
+    from runner import compat
     from runner.cases import load_case
     from runner.ladder import ladder_for, named_probes, named_rungs, run_ladder
 
@@ -210,6 +212,9 @@ def load_cell(keras, cell):
     except Exception as exc:  # the case's own code does not import in this Keras: nothing can load
         return failed_cell("error", describe_error(exc))
     laps("read")
+    missing = compat.missing_api(keras, getattr(case, "REQUIRES", ())) if cell["format"] in WEIGHTS_FORMATS else None
+    if missing:  # weights go into the model built here, and this Keras cannot build it
+        return failed_cell("unavailable", {"type": "LoadUnavailable", "message": missing})
     names = [name for name, _values in expected]
     rungs, probes = ladder_for(cell["format"])
     attempts = run_ladder(keras, case, cell["artifact"], inputs, expected, named_rungs(rungs, names),

@@ -188,6 +188,15 @@ def test_lambda_loads_in_keras_3_only_when_safe_mode_is_off(runs: list[dict[str,
         assert "it is disallowed by default" in cell["attempts"][0]["error"]["message"]
 
 
+def test_a_lambda_to_json_loads_only_with_the_global_unsafe_switch(runs: list[dict[str, Any]]) -> None:
+    """model_from_json takes no safe_mode: measured by hand, the switch loads it and predicts the same."""
+    for stack in (KERAS2, KERAS3):
+        cell = cells(runs, stack, stack, "json")["lambda_layer"]
+        assert (cell["verdict"], cell["remedy"]) == ("remedy", "safe_mode=False")
+        assert cell["attempts"][-1]["unsafe"] is True and cell["max_abs_diff"] == 0.0
+        assert "Requested the deserialization of a" in cell["attempts"][0]["error"]["message"]
+
+
 def test_tf_keras_beside_keras_3_reads_keras_2_native_files(runs: list[dict[str, Any]]) -> None:
     cell = cells(runs, KERAS2, KERAS3, "keras")["custom_loss"]
     assert (cell["verdict"], cell["remedy"]) == ("remedy", "tf_keras")
