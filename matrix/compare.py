@@ -66,8 +66,12 @@ def compare(before: dict[Key, dict[str, Any]], after: dict[Key, dict[str, Any]],
     return result
 
 
+def cells(count: int) -> str:
+    return f"{count:,} cell" + ("" if count == 1 else "s")
+
+
 def lines(result: Comparison) -> list[str]:
-    out = [f"{result.common:,} cells in both runs; {result.only_before:,} only in the first, "
+    out = [f"{cells(result.common)} in both runs; {result.only_before:,} only in the first, "
            f"{result.only_after:,} only in the second"]
     if result.differing:
         out.append("cells that differ, by what: " + ", ".join(f"{name} {count:,}" for name, count

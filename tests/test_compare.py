@@ -55,4 +55,4 @@ def test_cells_in_one_run_only_are_a_difference(tmp_path: Path, missing: str, ca
     both, one = [cell("custom_layer"), cell("lambda_layer")], [cell("custom_layer")]
     before, after = (one, both) if missing == "before" else (both, one)
     assert main(["compare", str(write(tmp_path / "a.json", before)), str(write(tmp_path / "b.json", after))]) == 1
-    assert "1 cells in both runs" in capsys.readouterr().out
+    assert "1 cell in both runs" in capsys.readouterr().out
