@@ -18,14 +18,6 @@ from runner.protocol import write_json
 
 INFO_FILE = "matrix-env.json"
 INSTALL_TIMEOUT_S = 1800
-COMPILE_TIMEOUT_S = 600
-# Compiles an environment's Python files once, so no worker compiles them again on import. The
-# interpreter only caches what it compiled when allowed: under PYTHONDONTWRITEBYTECODE (set on
-# this project's machines) every worker would compile TensorFlow's 1,800 modules again, 3 s of
-# its 5 s import. Python 3.6 has no -r, hence compile_dir with a depth of its own; files a
-# package ships for another Python fail to compile and are skipped, as pip skips them.
-COMPILE_ALL = ("import compileall, os, sys; "
-               "compileall.compile_dir(sys.argv[1], maxlevels=64, quiet=2, workers=os.cpu_count() or 1)")
 TAIL_LINES = 15
 
 
@@ -63,9 +55,6 @@ def ensure_env(stack: Stack, root: Path) -> Environment:
         if failure:
             seconds = round(time.monotonic() - started, 1)
             return Environment(stack_id=stack.id, status="install-failed", reason=failure, seconds=seconds)
-        info = read_info(location)
-    if "bytecode" not in info:  # environments built before it was done are compiled once here
-        compile_bytecode(python, location, info)
     seconds = round(time.monotonic() - started, 1)
     return Environment(stack_id=stack.id, status="ready", python=python, seconds=seconds, reused=reused)
 
@@ -105,17 +94,6 @@ def install_hint(output: str) -> str:
         return (f"no release matches `{missing.group(1)}`: fix the pin in the stacks declaration "
                 "(`nox -s versions` lists the releases PyPI has)")
     return "check this stack's requirements in the stacks declaration"
-
-
-def compile_bytecode(python: Path, location: Path, info: dict[str, Any]) -> None:
-    """Best effort, tried once per environment: one left uncompiled is slower, never wrong."""
-    try:
-        subprocess.run([str(python), "-c", COMPILE_ALL, str(location / "lib")], capture_output=True,
-                       timeout=COMPILE_TIMEOUT_S, check=True)
-        outcome: bool | str = True
-    except (OSError, subprocess.SubprocessError) as exc:
-        outcome = f"not compiled: {exc}"
-    write_info(location, dict(info, bytecode=outcome))
 
 
 def read_info(location: Path) -> dict[str, Any]:

@@ -73,11 +73,10 @@ def test_stacks_report_what_they_really_imported(runs: list[dict[str, Any]]) -> 
     assert stacks[KERAS3]["keras"] == "3.15.1" and stacks[KERAS3]["keras_flavor"] == "keras3"
 
 
-def test_environments_are_built_compiled(runs: list[dict[str, Any]]) -> None:
+def test_workers_leave_the_environments_compiled(runs: list[dict[str, Any]]) -> None:
     """Else every worker compiles TensorFlow's modules on import where PYTHONDONTWRITEBYTECODE is set."""
     envs = runs[0]["site"].parent / "envs"
     for stack in (KERAS2, KERAS3):
-        assert json.loads((envs / stack / "matrix-env.json").read_text())["bytecode"] is True
         package = next((envs / stack / "lib").glob("python3.*/site-packages/tensorflow"))
         assert list((package / "__pycache__").glob("__init__.*.pyc"))
 
