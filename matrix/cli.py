@@ -134,10 +134,11 @@ def add_worker_options(command: argparse.ArgumentParser) -> None:
 
 def add_verify_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--verify-fresh", type=int, default=0, metavar="N",
-                         help="self-check after the loads: run N failing attempts not verified yet, each alone in a "
-                              "fresh worker, and report any that answer otherwise (exit 3)")
+                         help="self-check after the loads: run N attempts (ok or failing) not verified yet, each alone "
+                              "in a fresh worker running TensorFlow as it ships, and report any that answer "
+                              "otherwise (exit 3)")
     command.add_argument("--verify-signature", nargs="+", default=[], metavar="ID_OR_REGEX",
-                         help="also verify every failing attempt with this signature (a catalog id, or a regular "
+                         help="also verify every attempt that failed with this signature (a catalog id, or a regular "
                               "expression on 'Type: message')")
     command.add_argument("--verify-seed", type=int, metavar="SEED", help="repeat an earlier self-check's draw")
 

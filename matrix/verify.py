@@ -1,14 +1,15 @@
-"""The self-check: failing attempts of the run, each run again alone in a fresh worker process.
+"""The self-check: attempts of the run, each run again alone in a fresh worker process.
 
-A rung's answer must not depend on the rungs or cells that ran before it in the same worker.
-This draws failing attempts (``error`` or ``mismatch``, probes included) from the current load
-records, runs each as the only attempt of a new worker process of its consumer, and compares:
-another outcome, stage (load or predict) or exception type is a disagreement, a bug of this
-tool and never Keras's answer. A verification whose worker died says nothing either way and is
-counted apart.
+A rung's answer must not depend on the rungs or cells that ran before it in the same worker,
+nor on the matrix's tuning of TensorFlow (``runner.compat.tune_runtime``: the fresh worker runs
+TensorFlow as it ships, ``model.predict`` included). This draws attempts (``ok``, ``error`` or
+``mismatch``, probes included) from the current load records, runs each as the only attempt of
+a new worker process of its consumer, and compares: another outcome, stage (load or predict),
+exception type or training-resume outcome is a disagreement, a bug of this tool and never
+Keras's answer. A verification whose worker died says nothing either way and is counted apart.
 
-The sample is stratified: every (consumer, mode, exception type) is drawn once before any is
-drawn twice, so a rare failure is checked as surely as a common one. An attempt verified
+The sample is stratified: every (consumer, mode, outcome, exception type) is drawn once before
+any is drawn twice, so a rare failure is checked as surely as a common one. An attempt verified
 against the same load record before is not drawn again, so nightly samples add up; one asked
 for by its signature is verified again all the same.
 """
@@ -31,13 +32,13 @@ from matrix.store import Record, Workspace
 from matrix.views import Outline, Verification, Verified
 from reports.catalog import CatalogError, load_catalog
 
-FAILING = ("error", "mismatch")
-COMPARED = ("outcome", "stage")  # and the exception type
+DRAWN = ("ok", "error", "mismatch")  # outcomes of a measured answer (not "loaded": nothing to predict on)
+COMPARED = ("outcome", "stage")  # and the exception type, and the training-resume outcome
 
 
 @dataclass(frozen=True)
 class VerifyRequest:
-    sample: int = 0  # failing attempts to draw at random (stratified)
+    sample: int = 0  # attempts to draw at random (stratified)
     signatures: tuple[str, ...] = ()  # catalog ids or regular expressions: every attempt that matches
     seed: int | None = None  # None: a new one, logged so the draw can be repeated
 
@@ -47,14 +48,14 @@ class VerifyRequest:
 
 def self_check(consumers: list[Stack], producers: list[Stack], envs: dict[str, Environment], code: CodeDigest,
                options: WorkerOptions, request: VerifyRequest) -> tuple[list[Verified], list[WorkerStats]]:
-    """The chosen failing attempts of the consumers' loads, each alone in a new worker, and what
+    """The chosen attempts of the consumers' loads, each alone in a new worker, and what
     each gave."""
     workspace = options.workspace
     seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
-    candidates = list(failing_attempts(load_cells(consumers, producers, code, workspace, workspace.read), workspace))
+    candidates = list(measured_attempts(load_cells(consumers, producers, code, workspace, workspace.read), workspace))
     chosen = [verify_job_cell(c, workspace) for c in choose(candidates, request, seed)]
     unverified = sum(1 for c in candidates if not c.verified)
-    log(f"self-check: {len(chosen)} failing attempts ({unverified:,} of {len(candidates):,} not verified yet), each "
+    log(f"self-check: {len(chosen)} attempts ({unverified:,} of {len(candidates):,} not verified yet), each "
         f"run again alone in a fresh worker (seed {seed})")
     stats = run_phase("verify", consumers, envs, chosen, options)
     return [verification_entry(workspace.read(c["record"]) or c) for c in chosen], stats
@@ -62,7 +63,7 @@ def self_check(consumers: list[Stack], producers: list[Stack], envs: dict[str, E
 
 @dataclass(frozen=True)
 class Candidate:
-    """One failing attempt of a current load record."""
+    """One measured attempt of a current load record."""
 
     cell: LoadCell
     index: int  # its place in the record's attempts
@@ -70,8 +71,8 @@ class Candidate:
     verified: bool = False  # already, against this load record
 
     @property
-    def stratum(self) -> tuple[str, str, str]:
-        return self.cell.consumer, str(self.attempt["mode"]), error_type(self.attempt)
+    def stratum(self) -> tuple[str, str, str, str]:
+        return self.cell.consumer, str(self.attempt["mode"]), str(self.attempt["outcome"]), error_type(self.attempt)
 
 
 def error_type(attempt: Record) -> str:
@@ -82,14 +83,14 @@ def verify_fingerprint(cell: LoadCell, index: int) -> str:
     return fingerprint(kind="verify", load=cell.fingerprint, attempt=index)
 
 
-def failing_attempts(cells: Iterable[LoadCell], workspace: Workspace) -> Iterator[Candidate]:
-    """The failing attempts of every current load record among ``cells``."""
+def measured_attempts(cells: Iterable[LoadCell], workspace: Workspace) -> Iterator[Candidate]:
+    """The ok, error and mismatch attempts of every current load record among ``cells``."""
     for cell in cells:
         record = workspace.read(workspace.load_record(cell.producer, cell.consumer, cell.case, cell.format))
         if not record or record.get("fingerprint") != cell.fingerprint:
             continue
         for index, attempt in enumerate(record.get("attempts") or []):
-            if attempt.get("outcome") in FAILING:
+            if attempt.get("outcome") in DRAWN:
                 yield Candidate(cell, index, attempt, verified(workspace, cell, index))
 
 
@@ -111,7 +112,7 @@ def choose(candidates: list[Candidate], request: VerifyRequest, seed: int) -> li
 def draw(candidates: list[Candidate], sample: int, seed: int) -> list[Candidate]:
     """``sample`` candidates, one per stratum in turn (strata and members in random order)."""
     rng = random.Random(seed)
-    strata: dict[tuple[str, str, str], list[Candidate]] = defaultdict(list)
+    strata: dict[tuple[str, str, str, str], list[Candidate]] = defaultdict(list)
     for candidate in candidates:
         strata[candidate.stratum].append(candidate)
     keys = sorted(strata)
@@ -151,7 +152,8 @@ def described(attempt: Record) -> str:
 
 def verify_job_cell(candidate: Candidate, workspace: Workspace) -> Record:
     cell, attempt = candidate.cell, candidate.attempt
-    recorded = {key: attempt.get(key) for key in ("mode", "call", "probe", *COMPARED, "error", "max_abs_diff")}
+    kept = ("mode", "call", "probe", *COMPARED, "error", "max_abs_diff", "resume")
+    recorded = {key: attempt.get(key) for key in kept}
     return {**load_job_cell(cell, workspace), "attempt_index": candidate.index, "recorded": recorded,
             "load_fingerprint": cell.fingerprint, "fingerprint": verify_fingerprint(cell, candidate.index),
             "record": workspace.verify_record(cell.producer, cell.consumer, cell.case, cell.format, candidate.index)}
@@ -161,7 +163,12 @@ def agrees(recorded: Record, fresh: Record | None) -> bool | None:
     """Whether the fresh attempt gave the recorded answer; None when it could not run."""
     if fresh is None:
         return None
-    return all(recorded.get(key) == fresh.get(key) for key in COMPARED) and error_type(recorded) == error_type(fresh)
+    return (all(recorded.get(key) == fresh.get(key) for key in COMPARED) and error_type(recorded) == error_type(fresh)
+            and resume_outcome(recorded) == resume_outcome(fresh))
+
+
+def resume_outcome(attempt: Record) -> str | None:
+    return (attempt.get("resume") or {}).get("outcome")
 
 
 def verification_entry(record: Record) -> Verified:

@@ -1,6 +1,7 @@
 """The ladder's climb on stand-in rungs: where it stops, what it skips, when the probe runs."""
 
 import ast
+import sys
 from pathlib import Path
 
 import numpy
@@ -179,20 +180,54 @@ def test_the_weights_of_an_artifact_folder_are_its_one_file_or_checkpoint_prefix
 
 
 class Model:
-    """Stands in for a loaded Keras model: which predict method ran."""
+    """Stands in for a loaded Keras model: which predict method ran, and how."""
+
+    run_eagerly = False
 
     def predict(self, inputs, verbose=1):
         return "predict"
 
     def predict_on_batch(self, inputs):
-        return "predict_on_batch"
+        return "predict_on_batch, eagerly" if self.run_eagerly else "predict_on_batch"
 
 
-def test_tuned_predictions_take_the_compiled_step_and_stock_ones_predict(monkeypatch: pytest.MonkeyPatch) -> None:
+class Refusing(Model):
+    """A Keras that will not run this model's steps eagerly."""
+
+    @property
+    def run_eagerly(self):
+        return False
+
+    @run_eagerly.setter
+    def run_eagerly(self, value):
+        raise ValueError("this model cannot run eagerly")
+
+
+@pytest.mark.parametrize(("eager", "major"), [(False, 2), (True, 2), (True, 3)])
+def test_tuned_predictions_take_the_predict_step_eagerly_for_keras_2_in_eager_tf_and_stock_ones_predict(
+        monkeypatch: pytest.MonkeyPatch, eager: bool, major: int) -> None:
+    monkeypatch.setattr(compat, "tuned_and_eager", lambda: compat.RUNTIME["tuned"] and eager)
+    monkeypatch.setattr(compat, "keras_major_of", lambda model: major)
     monkeypatch.setitem(compat.RUNTIME, "tuned", False)
     assert ladder.keras_predictor(Model()).predict(EXPECTED) == "predict"
     monkeypatch.setitem(compat.RUNTIME, "tuned", True)
-    assert ladder.keras_predictor(Model()).predict(EXPECTED) == "predict_on_batch"
+    expected = "predict_on_batch, eagerly" if eager and major == 2 else "predict_on_batch"
+    assert ladder.keras_predictor(Model()).predict(EXPECTED) == expected
+    assert ladder.keras_predictor(Refusing()).predict(EXPECTED) == "predict_on_batch"
+
+
+def test_a_model_says_its_keras_by_the_package_of_its_classes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    fake_keras = types.ModuleType("keras")
+    fake_keras.__version__ = "3.15.1"
+    monkeypatch.setitem(sys.modules, "keras", fake_keras)
+    keras3_model = type("Model", (), {"__module__": "keras.src.models.model"})
+    subclassed = type("MyModel", (keras3_model,), {"__module__": "runner.cases.subclassed_model"})
+    tf_keras2 = type("Model", (), {"__module__": "tensorflow.python.keras.engine.training"})
+    assert compat.keras_major_of(subclassed()) == 3
+    assert compat.keras_major_of(tf_keras2()) == 2
+    assert compat.keras_major_of(object()) is None
 
 
 def test_an_object_without_predict_fails_as_predict_does_when_tuned(monkeypatch: pytest.MonkeyPatch) -> None:

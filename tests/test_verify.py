@@ -14,7 +14,7 @@ from matrix.verify import (
     agrees,
     choose,
     draw,
-    failing_attempts,
+    measured_attempts,
     verification_entry,
     verify_fingerprint,
     verify_job_cell,
@@ -61,7 +61,10 @@ def test_a_signature_selects_every_matching_attempt_by_catalog_id_or_regex() -> 
         choose(pool, VerifyRequest(signatures=("([unclosed",)), seed=0)
 
 
-def test_agreement_is_outcome_stage_and_exception_type() -> None:
+def test_agreement_is_outcome_stage_exception_type_and_resume_outcome() -> None:
+    resumed = {**attempt("documented", None, outcome="ok"), "resume": {"outcome": "ok", "max_abs_diff": 0.0}}
+    assert agrees(resumed, {**resumed, "resume": {"outcome": "ok", "max_abs_diff": 1e-7}})
+    assert not agrees(resumed, {**resumed, "resume": {"outcome": "mismatch", "max_abs_diff": 0.3}})
     recorded = attempt("documented", "ValueError")
     assert agrees(recorded, attempt("documented", "ValueError", message="another uid_123"))
     assert not agrees(recorded, attempt("documented", "KeyError"))
@@ -70,7 +73,7 @@ def test_agreement_is_outcome_stage_and_exception_type() -> None:
     assert agrees(recorded, None) is None
 
 
-def test_failing_attempts_skip_passed_stale_and_verified_ones(tmp_path: Path) -> None:
+def test_measured_attempts_skip_passed_stale_and_verified_ones(tmp_path: Path) -> None:
     workspace = Workspace(tmp_path)
     cell = LoadCell("p", "c", "case", "h5", "fp-now", "a" * 64, "b" * 64)
     stale = LoadCell("p", "c", "old", "h5", "fp-now", "a" * 64, "b" * 64)
@@ -79,14 +82,14 @@ def test_failing_attempts_skip_passed_stale_and_verified_ones(tmp_path: Path) ->
         attempt("probe: no custom_objects", "ValueError"), attempt("tf_keras", None, outcome="mismatch")]})
     workspace.write(workspace.load_record("p", "c", "old", "h5"),
                     {"schema": 1, "fingerprint": "fp-before", "attempts": [attempt("documented", "ValueError")]})
-    assert [(c.index, c.verified) for c in failing_attempts([cell, stale], workspace)] == [
-        (0, False), (2, False), (3, False)]
+    assert [(c.index, c.verified) for c in measured_attempts([cell, stale], workspace)] == [
+        (0, False), (1, False), (2, False), (3, False)]
     job = verify_job_cell(Candidate(cell, 2, attempt("probe: no custom_objects", "ValueError")), workspace)
     assert job["fingerprint"] == verify_fingerprint(cell, 2) and job["stack"] == "c"
     workspace.write(job["record"], {**job, "schema": 1, "attempt": attempt("probe: no custom_objects", "ValueError")})
-    found = list(failing_attempts([cell], workspace))
-    assert [(c.index, c.verified) for c in found] == [(0, False), (2, True), (3, False)]
-    assert sorted(c.index for c in choose(found, VerifyRequest(sample=5), seed=0)) == [0, 3]
+    found = list(measured_attempts([cell], workspace))
+    assert [(c.index, c.verified) for c in found] == [(0, False), (1, False), (2, True), (3, False)]
+    assert sorted(c.index for c in choose(found, VerifyRequest(sample=5), seed=0)) == [0, 1, 3]
     assert [c.index for c in choose(found, VerifyRequest(signatures=("ValueError",)), seed=0)] == [0, 2]
 
 
