@@ -1,4 +1,4 @@
-"""The self-check's choices: which failing attempts it draws, and what counts as agreeing."""
+"""The self-check's choices: which attempts it draws, and what counts as agreeing."""
 
 from collections import Counter
 from pathlib import Path
