@@ -101,7 +101,7 @@ def predict(model, inputs):
     input is one batch), without its data pipeline and callbacks. A Keras 2 model in an eager
     TensorFlow runs it with ``run_eagerly`` on, as ``compile(run_eagerly=True)`` would: the
     step's Python runs op by op instead of being traced into a function for this one call, a
-    tenth of the time for these small models (``steps_run_eagerly``). The same verdict in every
+    tenth of the time for these small models (``keras_major_of`` says why not Keras 3). The same verdict in every
     cell as ``predict`` (compared cell by cell; the self-check runs ``predict`` as it ships).
     An object without ``predict`` (a SavedModel Keras could not revive) fails as ``model.predict`` does.
     """
