@@ -98,28 +98,38 @@ def predict(model, inputs):
     """The model's predictions for the fixed input, as ``model.predict`` gives them.
 
     Tuned: ``predict_on_batch``, the same predict step ``predict`` runs for each batch (the
-    input is one batch), without its data pipeline and callbacks. A Keras 2 model in an eager
+    input is one batch), without its data pipeline and callbacks. A Keras model in an eager
     TensorFlow runs it with ``run_eagerly`` on, as ``compile(run_eagerly=True)`` would: the
     step's Python runs op by op instead of being traced into a function for this one call, a
-    tenth of the time for these small models (``keras_major_of`` says why not Keras 3). The same verdict in every
-    cell as ``predict`` (compared cell by cell; the self-check runs ``predict`` as it ships).
-    An object without ``predict`` (a SavedModel Keras could not revive) fails as ``model.predict`` does.
+    tenth of the time for these small models. The same verdict in every cell as ``predict``
+    (compared cell by cell; the self-check runs ``predict`` as it ships). An object without
+    ``predict`` (a SavedModel Keras could not revive) fails as ``model.predict`` does.
     """
     if RUNTIME["tuned"] and hasattr(model, "predict") and hasattr(model, "predict_on_batch"):
-        if tuned_and_eager() and keras_major_of(model) == 2:
+        major = keras_major_of(model)
+        if tuned_and_eager() and major in (2, 3):
             run_steps_eagerly(model)
+            if major == 3:
+                inputs = as_tensors(inputs)
         return as_numpy(model.predict_on_batch(inputs))
     return model.predict(inputs, verbose=0)
 
 
+def as_tensors(inputs):
+    """Keras 3's arrays as tensors of its backend, as its traced step converts them at the call:
+    its eager step refuses a multi-input model's list of arrays ("you cannot mix tensors and
+    non-tensors", measured on preprocessing_layers in Keras 3.15). A tensor stays as it is."""
+    convert = sys.modules["keras"].ops.convert_to_tensor
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(as_tensors(value) for value in inputs)
+    if isinstance(inputs, dict):
+        return {name: as_tensors(value) for name, value in inputs.items()}
+    return convert(inputs) if type(inputs).__module__ == "numpy" else inputs
+
+
 def keras_major_of(model):
     """The major version of the Keras whose ``Model`` the model is (2 for ``tf.keras`` of TF 2.x
-    and tf_keras, 3 for Keras 3), or None for an object of no Keras.
-
-    Only Keras 2 steps run eagerly: Keras 3's eager predict step refuses a multi-input model's
-    list of arrays that its traced one converts ("you cannot mix tensors and non-tensors",
-    measured on preprocessing_layers in Keras 3.15), and would answer otherwise than ``predict``.
-    """
+    and tf_keras, 3 for Keras 3), or None for an object of no Keras."""
     for cls in type(model).__mro__:
         package = cls.__module__.split(".")[0]
         if package == "tensorflow":

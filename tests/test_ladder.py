@@ -2,6 +2,7 @@
 
 import ast
 import sys
+import types
 from pathlib import Path
 
 import numpy
@@ -203,17 +204,34 @@ class Refusing(Model):
         raise ValueError("this model cannot run eagerly")
 
 
-@pytest.mark.parametrize(("eager", "major"), [(False, 2), (True, 2), (True, 3)])
-def test_tuned_predictions_take_the_predict_step_eagerly_for_keras_2_in_eager_tf_and_stock_ones_predict(
-        monkeypatch: pytest.MonkeyPatch, eager: bool, major: int) -> None:
+@pytest.mark.parametrize(("eager", "major"), [(False, 2), (True, 2), (True, 3), (True, None)])
+def test_tuned_predictions_take_the_predict_step_eagerly_in_eager_tf_and_stock_ones_predict(
+        monkeypatch: pytest.MonkeyPatch, eager: bool, major: int | None) -> None:
     monkeypatch.setattr(compat, "tuned_and_eager", lambda: compat.RUNTIME["tuned"] and eager)
     monkeypatch.setattr(compat, "keras_major_of", lambda model: major)
+    monkeypatch.setitem(sys.modules, "keras", keras_converting_to(Tensor))
     monkeypatch.setitem(compat.RUNTIME, "tuned", False)
     assert ladder.keras_predictor(Model()).predict(EXPECTED) == "predict"
     monkeypatch.setitem(compat.RUNTIME, "tuned", True)
-    expected = "predict_on_batch, eagerly" if eager and major == 2 else "predict_on_batch"
+    expected = "predict_on_batch, eagerly" if eager and major else "predict_on_batch"
     assert ladder.keras_predictor(Model()).predict(EXPECTED) == expected
     assert ladder.keras_predictor(Refusing()).predict(EXPECTED) == "predict_on_batch"
+
+
+def keras_converting_to(tensor_type: type) -> types.ModuleType:
+    """A stand-in ``keras`` whose ``ops.convert_to_tensor`` wraps an array in ``tensor_type``."""
+    keras = types.ModuleType("keras")
+    keras.ops = types.SimpleNamespace(convert_to_tensor=tensor_type)  # type: ignore[attr-defined]
+    return keras
+
+
+def test_keras_3_eager_steps_take_tensors_as_its_traced_step_converts_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "keras", keras_converting_to(Tensor))
+    first, second, text = numpy.zeros(2), numpy.ones(3), Tensor(numpy.array(["a"]))
+    converted = compat.as_tensors([first, second, text])
+    assert [type(value) for value in converted] == [Tensor, Tensor, Tensor]
+    assert converted[2] is text  # a tensor stays as it is
+    assert set(compat.as_tensors({"a": first})) == {"a"}
 
 
 def test_a_model_says_its_keras_by_the_package_of_its_classes(monkeypatch: pytest.MonkeyPatch) -> None:
