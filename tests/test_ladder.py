@@ -235,8 +235,6 @@ def test_keras_3_eager_steps_take_tensors_as_its_traced_step_converts_them(monke
 
 
 def test_a_model_says_its_keras_by_the_package_of_its_classes(monkeypatch: pytest.MonkeyPatch) -> None:
-    import types
-
     fake_keras = types.ModuleType("keras")
     fake_keras.__version__ = "3.15.1"
     monkeypatch.setitem(sys.modules, "keras", fake_keras)
@@ -274,9 +272,6 @@ class Namespace:
 
 
 def test_a_case_is_unavailable_where_keras_lacks_what_it_requires(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    import types
-
     monkeypatch.setitem(sys.modules, "tensorflow", types.SimpleNamespace(__version__="2.3.4"))
     monkeypatch.setattr(compat, "keras_version", lambda keras: "2.4.0")
     old = Namespace(layers=Namespace(Dense=object), utils=Namespace())
