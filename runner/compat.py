@@ -18,10 +18,35 @@ RUNTIME = {"tuned": False}  # whether tune_runtime ran in this process (predict 
 def import_keras():
     """Import TensorFlow once and return ``tensorflow.keras`` as the stack resolves it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    standalone = standalone_keras()
+    if standalone is not None:
+        return standalone
     from tensorflow import keras
 
     leave_tf_keras_unconverted()
     return keras
+
+
+def standalone_keras():
+    """The standalone ``keras`` package (2.0 to 2.3, ``import keras``) where it is installed
+    beside a TensorFlow 1.x, its backend; None elsewhere. It then also answers for
+    ``tensorflow.keras``, so the cases' code (``from tensorflow import keras``) builds on the
+    Keras a user of that era imported, as the tf-keras rung's copies build on tf-keras."""
+    import importlib.util
+
+    import tensorflow as tf
+
+    if version_tuple(tf.__version__) >= (2,) or importlib.util.find_spec("keras") is None:
+        return None
+    import keras
+
+    tf.keras = keras
+    return keras
+
+
+def is_standalone(keras):
+    """Whether ``keras`` is the standalone package on TensorFlow 1.x (``standalone_keras``)."""
+    return keras_package(keras) == "keras" and tensorflow_1()
 
 
 def leave_tf_keras_unconverted():
@@ -111,6 +136,7 @@ def predict(model, inputs):
             run_steps_eagerly(model)
             if major == 3:
                 inputs = as_tensors(inputs)
+                without_jit(model)
         return as_numpy(model.predict_on_batch(inputs))
     return model.predict(inputs, verbose=0)
 
@@ -143,6 +169,14 @@ def run_steps_eagerly(model):
     """``run_eagerly`` on where the model takes it (a Keras that refuses leaves it traced)."""
     with contextlib.suppress(AttributeError, ValueError, TypeError):
         model.run_eagerly = True
+
+
+def without_jit(model):
+    """Keras 3's ``jit_compile`` off, which ``run_eagerly`` does not turn off on PyTorch: there a
+    model whose compile config asks for it (a JAX file's does) runs its step through
+    torch.compile, 36 s for one predict of conv_batchnorm here against 0.1 s eagerly (measured)."""
+    with contextlib.suppress(AttributeError, ValueError, TypeError):
+        model.jit_compile = False
 
 
 def as_numpy(outputs):
@@ -200,6 +234,11 @@ def keras_version(keras):
     return version or "unknown"
 
 
+def keras_backend(keras):
+    """What runs the models: ``tensorflow``, or Keras 3's ``jax`` or ``torch`` (KERAS_BACKEND)."""
+    return getattr(keras.backend, "backend", lambda: "tensorflow")()
+
+
 def keras_flavor(keras):
     """``keras3``, ``tf_keras`` (the legacy package) or ``keras2`` (Keras 2 of TF itself)."""
     if keras_package(keras) == "tf_keras":
@@ -220,6 +259,7 @@ def runtime_versions():
         "tensorflow": tf.__version__,
         "keras": keras_version(keras),
         "keras_flavor": keras_flavor(keras),
+        "keras_backend": keras_backend(keras),
         "numpy": numpy.__version__,
         "h5py": None,
         "platform": sys.platform,
@@ -243,13 +283,36 @@ def unsupported_reason(keras, fmt):
         return "Keras before 2.0 has no .keras file name handling"
     if fmt == "weights-tf" and flavor == "keras3":
         return "Keras 3's save_weights writes only .weights.h5 files: the TensorFlow checkpoint format is gone"
+    if fmt == "savedmodel" and is_standalone(keras):
+        return "standalone Keras {} has no SavedModel: model.save writes HDF5 whatever the name".format(
+            keras_version(keras))
+    if fmt == "weights-tf" and is_standalone(keras):
+        return "standalone Keras {}'s save_weights writes only HDF5: it has no TensorFlow checkpoint format".format(
+            keras_version(keras))
     return None
+
+
+def export_refused(keras, fmt, exc):
+    """Why this Keras cannot write a SavedModel, where ``model.export`` raised ``exc`` on a backend
+    other than TensorFlow (PyTorch's export, measured: Keras 3.11 asks for torch_xla, Keras 3.15
+    fails in torch.export on every model here); None where the failure is the model's own."""
+    if fmt != "savedmodel" or keras_backend(keras) == "tensorflow":
+        return None
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return "model.export on Keras {}'s {} backend raised {}: {}".format(
+        keras_version(keras), keras_backend(keras), type(exc).__name__, message)
 
 
 def missing_api(keras, names):
     """Why this Keras cannot build a case that uses NAMES (paths under ``keras``, such as
-    ``layers.MultiHeadAttention``): the first it lacks, or None when it has them all."""
+    ``layers.MultiHeadAttention``, or features of ``KERAS_FEATURES``): the first it lacks, or
+    None when it has them all."""
     for name in names:
+        if name in KERAS_FEATURES:
+            has, lacking = KERAS_FEATURES[name]
+            if not has(keras):
+                return lacking.format(version=keras_version(keras), backend=keras_backend(keras))
+            continue
         found = keras
         for part in name.split("."):
             found = getattr(found, part, None)
@@ -259,6 +322,41 @@ def missing_api(keras, names):
                 return "keras.{} does not exist in Keras {} (TensorFlow {})".format(
                     name, keras_version(keras), tf.__version__)
     return None
+
+
+def since_standalone(version):
+    """Whether ``keras`` has what standalone Keras gained in VERSION (tf.keras always had it)."""
+    return lambda keras: not is_standalone(keras) or version_tuple(keras_version(keras)) >= version
+
+
+# What a case uses that is not a name under ``keras``: (whether a Keras has it, why not). Each
+# measured where it fails: standalone Keras 2 (2.1 to 2.3), Keras 3 on JAX and PyTorch.
+KERAS_FEATURES = {
+    "deferred_sequential": (since_standalone((2, 2)),
+                            "standalone Keras {version} needs the first layer of a Sequential model to get an "
+                            "input_shape: a Sequential built on its first call came with Keras 2.2"),
+    "model_subclassing": (since_standalone((2, 2)),
+                          "standalone Keras {version}'s Model takes inputs and outputs: subclassing keras.Model "
+                          "came with Keras 2.2"),
+    "dict_outputs": (lambda keras: not is_standalone(keras),
+                     "standalone Keras {version} takes a model's outputs as a list: a dict of outputs is tf.keras's"),
+    # Keras 3 on JAX and PyTorch, measured on Keras 3.11 and 3.15:
+    "tensorflow_ops": (lambda keras: keras_backend(keras) == "tensorflow",
+                       "its loss or activation calls TensorFlow ops on the model's tensors, which Keras {version} "
+                       "on {backend} hands them as traced arrays or tensors that require grad: "
+                       "TensorFlow refuses both"),
+    "tensorflow_ops_eager": (lambda keras: keras_backend(keras) != "jax",
+                             "its layer calls a TensorFlow op in call(), which Keras {version} on jax traces: "
+                             "TensorFlow cannot take a traced array (PyTorch runs the call eagerly, and it passes)"),
+    "string_tensors": (lambda keras: keras_backend(keras) == "tensorflow",
+                       "its StringLookup takes string inputs, and only the TensorFlow backend has string tensors "
+                       "(Keras {version} on {backend})"),
+}
+
+
+def unavailable_reason(keras, case):
+    """Why this Keras cannot build the case (what its ``REQUIRES`` names that it lacks), or None."""
+    return missing_api(keras, getattr(case, "REQUIRES", ()))
 
 
 def save_call(keras, fmt):
@@ -325,7 +423,8 @@ def seed_everything(seed):
 
     random.seed(seed)
     numpy.random.seed(seed)
-    set_seed = getattr(tf.random, "set_seed", None) or tf.compat.v1.set_random_seed  # TF 1.x
+    # TF 2.x; TF 1.x (1.8 has neither tf.random.set_seed nor tf.compat.v1)
+    set_seed = getattr(getattr(tf, "random", None), "set_seed", None) or tf.set_random_seed
     set_seed(seed)
 
 

@@ -270,9 +270,9 @@ def has_tf_keras(keras, case, path):
 def is_model_file(keras, case, path):
     """A full model in one file (.h5, .keras), whose weights can go into the case built here in
     code: not where this Keras lacks what the case uses (its ``REQUIRES``)."""
-    from runner.compat import missing_api
+    from runner.compat import unavailable_reason
 
-    return os.path.isfile(path) and not missing_api(keras, getattr(case, "REQUIRES", ()))
+    return os.path.isfile(path) and not unavailable_reason(keras, case)
 
 
 LADDER = (

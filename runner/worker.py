@@ -110,12 +110,18 @@ def save_cell(keras, cell):
     laps = Laps()
     try:
         case = load_case(cell["case"])
-        missing = compat.missing_api(keras, getattr(case, "REQUIRES", ()))
+        missing = compat.unavailable_reason(keras, case)
         if missing:
             return save_failed("unavailable", reason=missing)
         kept = KEPT_REFERENCE.pop(cell["case"], None) if cell["format"] not in FULL_MODEL_FORMATS else None
         model, inputs, outputs, tolerance = kept or reference_model(case, laps)
-        place(cell["artifact"], lambda staged: save_staged(keras, model, cell, staged))
+        try:
+            place(cell["artifact"], lambda staged: save_staged(keras, model, cell, staged))
+        except Exception as exc:
+            reason = compat.export_refused(keras, cell["format"], exc)
+            if reason is None:
+                raise
+            return save_failed("unsupported", reason=reason)
         laps("save")
         # what one more step gives, for the loads that say whether training resumes as saved
         resumed = None
@@ -208,12 +214,13 @@ def load_cell(keras, cell):
     inputs, expected, tolerance = read_reference(reference)
     try:
         case = load_case(cell["case"])
-        resume = resume_of(case, reference)
+        missing = compat.unavailable_reason(keras, case)
+        # the step runs the case's own loss, which this Keras may not (TensorFlow ops on JAX)
+        resume = resume_of(case, reference) if not missing else None
     except Exception as exc:  # the case's own code does not import in this Keras: nothing can load
         return failed_cell("error", describe_error(exc))
     laps("read")
-    missing = compat.missing_api(keras, getattr(case, "REQUIRES", ())) if cell["format"] in WEIGHTS_FORMATS else None
-    if missing:  # weights go into the model built here, and this Keras cannot build it
+    if missing and cell["format"] in WEIGHTS_FORMATS:  # weights go into the model built here: it cannot be
         return failed_cell("unavailable", {"type": "LoadUnavailable", "message": missing})
     names = [name for name, _values in expected]
     rungs, probes = ladder_for(cell["format"])

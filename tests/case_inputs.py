@@ -64,7 +64,7 @@ def main():
     keras = compat.import_keras()
     for case_id in sys.argv[1:]:
         case = load_case(case_id)
-        missing = compat.missing_api(keras, getattr(case, "REQUIRES", ()))
+        missing = compat.unavailable_reason(keras, case)
         if missing:
             print(json.dumps({"case": case_id, "unavailable": missing}))
             continue

@@ -281,6 +281,57 @@ def test_a_case_is_unavailable_where_keras_lacks_what_it_requires(monkeypatch: p
     assert compat.missing_api(old, ("mixed_precision.set_global_policy",)).startswith("keras.mixed_precision.")
 
 
+def keras_at(version: str, package: str, backend: str = "tensorflow") -> Namespace:
+    """A stand-in Keras whose Layer lives in ``package``, running its models on ``backend``."""
+    layer = type("Layer", (), {"__module__": package + ".engine.base_layer"})
+    return Namespace(__version__=version, layers=Namespace(Layer=layer), backend=Namespace(backend=lambda: backend))
+
+
+def test_what_standalone_keras_lacks_is_named_with_its_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measured on keras 2.1.6, 2.2.5 and 2.3.1 (matrix/stacks.toml): the features of the cases
+    that fail there, each unavailable with the reason, not an error; tf.keras of TF 1.15 has them."""
+    monkeypatch.setitem(sys.modules, "tensorflow", types.SimpleNamespace(__version__="1.15.5"))
+    monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(__version__="2.1.6"))
+    standalone_2_1 = keras_at("2.1.6", "keras")
+    assert compat.missing_api(standalone_2_1, ("deferred_sequential",)) == (
+        "standalone Keras 2.1.6 needs the first layer of a Sequential model to get an input_shape: "
+        "a Sequential built on its first call came with Keras 2.2")
+    assert compat.missing_api(standalone_2_1, ("model_subclassing",)).startswith("standalone Keras 2.1.6's Model")
+    monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(__version__="2.3.1"))
+    standalone_2_3 = keras_at("2.3.1", "keras")
+    assert compat.missing_api(standalone_2_3, ("deferred_sequential", "model_subclassing")) is None
+    assert "a dict of outputs is tf.keras's" in compat.missing_api(standalone_2_3, ("dict_outputs",))
+    tf_keras_1_15 = keras_at("2.2.4-tf", "tensorflow")
+    assert compat.missing_api(tf_keras_1_15, ("deferred_sequential", "model_subclassing", "dict_outputs")) is None
+
+
+@pytest.mark.parametrize(("backend", "unavailable"), [
+    ("tensorflow", set()),
+    ("torch", {"tensorflow_ops", "string_tensors"}),
+    ("jax", {"tensorflow_ops", "tensorflow_ops_eager", "string_tensors"})])
+def test_what_keras_3_cannot_run_on_jax_and_torch_is_named_with_the_backend(
+        monkeypatch: pytest.MonkeyPatch, backend: str, unavailable: set[str]) -> None:
+    """Measured on Keras 3.11 and 3.15: a layer calling tf.nn.relu runs eagerly on PyTorch but not
+    traced on JAX; a loss or activation of TensorFlow ops and string inputs run on neither."""
+    monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(__version__="3.15.1"))
+    keras = keras_at("3.15.1", "keras", backend)
+    features = ("tensorflow_ops", "tensorflow_ops_eager", "string_tensors")
+    reasons = {name: compat.missing_api(keras, (name,)) for name in features}
+    assert {name for name, reason in reasons.items() if reason} == unavailable
+    assert all(f"Keras 3.15.1 on {backend}" in reasons[name] for name in unavailable)
+
+
+def test_an_export_that_pytorch_refuses_is_unsupported_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras 3.11 on torch asks for torch_xla; on TensorFlow an export failure stays the model's error."""
+    monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(__version__="3.11.3"))
+    refused = ImportError("This requires the torch_xla module. You can install it via `pip install torch-xla`.\nMore")
+    assert compat.export_refused(keras_at("3.11.3", "keras", "torch"), "savedmodel", refused) == (
+        "model.export on Keras 3.11.3's torch backend raised ImportError: This requires the torch_xla module. "
+        "You can install it via `pip install torch-xla`.")
+    assert compat.export_refused(keras_at("3.11.3", "keras", "tensorflow"), "savedmodel", refused) is None
+    assert compat.export_refused(keras_at("3.11.3", "keras", "torch"), "keras", refused) is None
+
+
 def test_several_outputs_are_compared_by_name_whatever_their_order() -> None:
     """A dict of outputs (Keras 3, or a dict-output model) against the reference's list order."""
     tags, score = numpy.asarray([[0.2, 0.8]]), numpy.asarray([[1.5]])

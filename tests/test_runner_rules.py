@@ -1,4 +1,4 @@
-"""The worker's rules: Python 3.7 syntax, stdlib at module level, never host code."""
+"""The worker's rules: Python 3.6 syntax (standalone Keras 2.1 runs on it), stdlib at module level, never host code."""
 
 import ast
 from collections.abc import Iterable
@@ -28,8 +28,8 @@ def test_runner_sources_found() -> None:
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(RUNNER)))
-def test_parses_as_python_3_7(path: Path) -> None:
-    ast.parse(path.read_text(), filename=str(path), feature_version=(3, 7))
+def test_parses_as_python_3_6(path: Path) -> None:
+    ast.parse(path.read_text(), filename=str(path), feature_version=(3, 6))
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(RUNNER)))
@@ -44,7 +44,7 @@ def test_core_imports_tensorflow_only_inside_functions(path: Path) -> None:
 
 def test_syntax_gate_rejects_newer_syntax() -> None:
     with pytest.raises(SyntaxError):
-        ast.parse("if (n := 3): pass", feature_version=(3, 7))
+        ast.parse("if (n := 3): pass", feature_version=(3, 6))
 
 
 HOST = sorted((RUNNER.parent / "matrix").rglob("*.py")) + sorted((RUNNER.parent / "reports").rglob("*.py"))

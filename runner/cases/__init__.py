@@ -11,8 +11,9 @@ why a training step of it cannot be repeated exactly (no resume comparison). ``r
 (optional) builds the model where it is loaded, when the code there differs from the saving
 process's (a module that moved); it never changes the process, which goes on loading other cells.
 ``REQUIRES`` (optional) names
-what it uses under ``keras`` that older Keras lacks (``layers.MultiHeadAttention``): a stack
-without one records the case as unavailable instead of building it. A case module imports in
+what it uses that older Keras lacks, a name under ``keras`` (``layers.MultiHeadAttention``) or a
+feature of ``runner.compat.KERAS_FEATURES`` (``dict_outputs``): a stack without one records the
+case as unavailable, with the reason, instead of building it. A case module imports in
 every stack: what only newer Keras has is used inside its functions (or behind a check).
 
 Modules a case imports by their own top-level name, as a user's project would, live in

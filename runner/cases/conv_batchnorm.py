@@ -28,7 +28,7 @@ def build():
             keras.layers.Dense(CLASSES, activation="softmax"),
         ]
     )
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9, nesterov=True),
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
                   loss="sparse_categorical_crossentropy")
     return model
 

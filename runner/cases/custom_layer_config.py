@@ -8,6 +8,7 @@ import tensorflow as tf
 from tensorflow import keras
 
 TAGS = ("extra",)
+REQUIRES = ("tensorflow_ops_eager",)  # its tf.nn.relu
 INPUT_SHAPE = (10,)
 
 

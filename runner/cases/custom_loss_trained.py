@@ -7,6 +7,7 @@ differ between the two artifacts.
 from runner.cases import custom_loss
 
 TAGS = ("extra",)
+REQUIRES = ("tensorflow_ops",)  # the loss it trains with: tf.abs
 INPUT_SHAPE = custom_loss.INPUT_SHAPE
 EPOCHS = 1
 SAMPLES = 32

@@ -8,7 +8,7 @@ from tensorflow import keras
 
 TAGS = ("layers",)
 INPUT_SHAPE = (10,)
-REQUIRES = ("utils.register_keras_serializable",)
+REQUIRES = ("utils.register_keras_serializable", "tensorflow_ops")  # tf.tanh, tf.abs
 SAMPLES = 32
 EPOCHS = 1
 
@@ -31,7 +31,7 @@ def build():
         keras.layers.Dense(8, activation=scaled_tanh, input_shape=INPUT_SHAPE),
         keras.layers.Dense(1),
     ])
-    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.01, rho=0.9), loss="mse",
+    model.compile(optimizer=keras.optimizers.RMSprop(0.01, rho=0.9), loss="mse",
                   metrics=[mean_abs_error_metric])
     return model
 

@@ -10,6 +10,7 @@ from tensorflow import keras
 
 TAGS = ("seed",)
 INPUT_SHAPE = (10,)
+REQUIRES = ("deferred_sequential",)
 
 
 def build():

@@ -5,6 +5,7 @@ from runner.cases import module_moved
 
 TAGS = ("extra",)
 INPUT_SHAPE = module_moved.INPUT_SHAPE
+REQUIRES = module_moved.REQUIRES
 
 
 def build():

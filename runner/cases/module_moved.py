@@ -15,6 +15,7 @@ from runner.cases.movable import my_layers as new_home
 
 TAGS = ("extra",)
 INPUT_SHAPE = (10,)
+REQUIRES = ("deferred_sequential",)
 OLD_HOME = os.path.join(os.path.dirname(os.path.abspath(__file__)), "movable")
 
 

@@ -12,6 +12,7 @@ from tensorflow import keras
 
 TAGS = ("extra",)
 INPUT_SHAPE = (10,)
+REQUIRES = ("deferred_sequential",)
 
 
 def build():

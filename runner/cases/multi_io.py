@@ -10,6 +10,7 @@ TAGS = ("layers",)
 VOCABULARY, STEPS, FEATURES = 30, 6, 4
 INPUTS = (InputSpec("text", (None, STEPS), "int32", index_limit=VOCABULARY),
           InputSpec("meta", (None, FEATURES), "float32"))
+REQUIRES = ("dict_outputs",)
 
 
 def build():

@@ -20,7 +20,7 @@ def build():
                             name="head")
     features = keras.Input(shape=INPUT_SHAPE)
     model = keras.Model(features, head(backbone(features)))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
     return model
 
 

@@ -13,7 +13,7 @@ FEATURES, PIXELS = 4, (4, 4, 1)
 INPUTS = (InputSpec("features", (None, FEATURES), "float32"),
           InputSpec("pixels", (None,) + PIXELS, "float32"),
           InputSpec("colour", (None, 1), "string", words=WORDS))
-REQUIRES = ("layers.Normalization", "layers.Rescaling", "layers.StringLookup")
+REQUIRES = ("layers.Normalization", "layers.Rescaling", "layers.StringLookup", "string_tensors")
 
 
 def build():

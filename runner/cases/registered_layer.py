@@ -6,6 +6,7 @@ from tensorflow import keras
 
 TAGS = ("extra",)
 INPUT_SHAPE = (10,)
+REQUIRES = ("utils.register_keras_serializable",)
 
 
 def build():

@@ -5,6 +5,7 @@ from tensorflow import keras
 
 TAGS = ("extra",)
 INPUT_SHAPE = (10,)
+REQUIRES = ("model_subclassing",)
 
 
 class TwoLayerModel(keras.Model):

@@ -8,7 +8,6 @@ from tensorflow import keras
 PACKAGE = "compat_matrix"
 
 
-@keras.utils.register_keras_serializable(package=PACKAGE)
 class RegisteredScale(keras.layers.Layer):
     def build(self, input_shape):
         self.scale = self.add_weight(
@@ -18,3 +17,8 @@ class RegisteredScale(keras.layers.Layer):
 
     def call(self, inputs):
         return inputs * self.scale
+
+
+# A Keras without the registry (standalone Keras 2) still imports this module; its case is unavailable there.
+if hasattr(keras.utils, "register_keras_serializable"):
+    RegisteredScale = keras.utils.register_keras_serializable(package=PACKAGE)(RegisteredScale)
