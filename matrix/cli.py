@@ -155,8 +155,8 @@ def add_selection(command: argparse.ArgumentParser) -> None:
     command.add_argument("--stacks", nargs="+", default=[], metavar="PATTERN",
                          help="fnmatch patterns on stack ids (default: the default set)")
     command.add_argument("--tags", nargs="+", default=[], metavar="TAG",
-                         help=f"only stacks with any of these tags: a family ({', '.join(FAMILY_NAMES)}) or another "
-                              "tag (quick)")
+                         help=f"only stacks with any of these tags: a family ({', '.join(FAMILY_NAMES)}), a Keras "
+                              "backend (tensorflow, jax, torch) or another tag (quick, eras)")
     command.add_argument("--all", action="store_true", help="every declared stack, the ones not in the default set too")
     command.add_argument("--stacks-file", type=Path, default=DECLARATION,
                          help="the stacks declaration (default matrix/stacks.toml)")
@@ -195,7 +195,8 @@ def list_command(args: argparse.Namespace) -> int:
         return 0
     for stack in stacks:
         env = " ".join(f"{k}={v}" for k, v in stack.env.items())
-        print(f"{stack.id:28} python {stack.python:5} {' '.join(stack.requirements)} {env}".rstrip())
+        print(f"{stack.id:28} {stack.family:17} {stack.keras_backend:10} python {stack.python:5} "
+              f"{' '.join(stack.requirements)} {env}".rstrip())
     return 0
 
 

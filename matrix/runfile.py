@@ -148,8 +148,10 @@ def stack_entry(stack: Stack, status: Record, runtime: Record) -> StackEntry:
     runtime = runtime if status["status"] == "ok" else {}
     return {"id": stack.id, "python": runtime.get("python", stack.python),
             "tensorflow": runtime.get("tensorflow"), "keras": runtime.get("keras"),
-            "keras_flavor": runtime.get("keras_flavor"), "numpy": runtime.get("numpy"),
-            "h5py": runtime.get("h5py"), "family": stack.family, "backend": status.get("backend", stack.backend),
+            "keras_flavor": runtime.get("keras_flavor"),
+            "keras_backend": runtime.get("keras_backend", stack.keras_backend),
+            "numpy": runtime.get("numpy"), "h5py": runtime.get("h5py"), "family": stack.family,
+            "backend": status.get("backend", stack.backend),
             "status": status["status"], "reason": status.get("reason", ""),
             "requirements": list(stack.requirements), "env": stack.env, "tags": list(stack.labels)}
 

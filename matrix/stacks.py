@@ -34,6 +34,7 @@ class Family:
 
 FAMILIES = (
     Family(name="keras2", title="Keras 2 inside TensorFlow", colour="#E69F00"),
+    Family(name="standalone-keras2", title="Standalone Keras 2 (import keras) on TensorFlow 1.x", colour="#D55E00"),
     Family(name="tf_keras", title="tf-keras, the legacy Keras 2 package (TF 2.16+)", colour="#0072B2"),
     Family(name="keras3", title="Keras 3", colour="#009E73"),
     Family(name="nightly", title="tf-nightly and keras-nightly", colour="#CC79A7", pinned=False),
@@ -59,9 +60,14 @@ class Stack:
     backend: str = "venv"  # or "docker"; --backend overrides it for a whole run
 
     @property
+    def keras_backend(self) -> str:
+        """What runs its models: ``tensorflow``, or Keras 3's ``jax`` or ``torch``."""
+        return self.env.get("KERAS_BACKEND", "tensorflow")
+
+    @property
     def labels(self) -> tuple[str, ...]:
-        """What ``--tags`` matches: the family, then the declared tags."""
-        return (self.family, *self.tags)
+        """What ``--tags`` matches: the family, the Keras backend, then the declared tags."""
+        return (self.family, self.keras_backend, *self.tags)
 
     def fingerprint(self) -> str:
         """Changes exactly when the environment would be built differently."""

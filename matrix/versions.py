@@ -1,6 +1,6 @@
 """New releases on PyPI that the stacks declaration misses, printed as stacks ready to paste.
 
-Asks the package index's JSON API for TensorFlow, Keras and tf-keras releases; keeps the latest
+Asks the package index's JSON API for TensorFlow, Keras, tf-keras, JAX and PyTorch releases; keeps the latest
 final patch of each minor that is at least a day old (a release younger than that may still be
 yanked or followed by a fix); compares with the pins in the declaration. Needs no TensorFlow.
 
@@ -186,8 +186,9 @@ def keras3_block(keras: Release, tf: Release) -> str:
 
 def missing_keras3(keras: dict[tuple[int, int], Release], tf: dict[tuple[int, int], Release],
                    stacks: list[Stack]) -> list[str]:
-    """Keras 3 minors not pinned at their latest patch, paired with the newest TensorFlow."""
-    have, newest_tf = pinned(stacks, "keras"), max(tf.values())
+    """Keras 3 minors not pinned at their latest patch on TensorFlow, paired with the newest TensorFlow."""
+    have = pinned([s for s in stacks if s.keras_backend == "tensorflow"], "keras")
+    newest_tf = max(tf.values())
     return [keras3_block(release, newest_tf) for minor, release in sorted(keras.items())
             if minor[0] == 3 and release.version not in have]
 
@@ -205,6 +206,43 @@ def missing_tf_keras(tf_keras: dict[tuple[int, int], Release], tf: dict[tuple[in
                         env='{ TF_USE_LEGACY_KERAS = "1" }')]
 
 
+# The standalone, multi-backend Keras on PyPI (2.4 on is a shim over tf.keras, then TF's own Keras),
+# proposed on the TensorFlow 1.x the declared standalone stacks run on, with their pins.
+STANDALONE_MINORS = ((2, 0), (2, 1), (2, 2), (2, 3))
+STANDALONE_BESIDE = ["tensorflow==1.15.5", "h5py<3", "protobuf<3.21", "numpy<1.19"]
+STANDALONE_PYTHON = "3.7"
+BACKEND_PACKAGES = {"jax": "jax[cpu]", "torch": "torch"}  # Keras 3's other backends: what installs them
+
+
+def missing_standalone(keras: dict[tuple[int, int], Release], stacks: list[Stack]) -> list[str]:
+    """Standalone Keras 2 minors not pinned at their latest patch."""
+    have = pinned(stacks, "keras")
+    return [stack_block(f"keras2.{minor[1]}-tf1.15-py{STANDALONE_PYTHON}", STANDALONE_PYTHON,
+                        [f"keras=={release.version}", *STANDALONE_BESIDE], family_named("standalone-keras2"),
+                        env='{ KERAS_BACKEND = "tensorflow" }')
+            for minor, release in sorted(keras.items()) if minor in STANDALONE_MINORS and release.version not in have]
+
+
+def missing_backends(keras: dict[tuple[int, int], Release], tf: dict[tuple[int, int], Release],
+                     backends: dict[str, dict[tuple[int, int], Release]], stacks: list[Stack]) -> list[str]:
+    """The newest Keras 3 on each other backend (its newest release) where no stack runs it there."""
+    keras3 = newest_keras3(keras)
+    if keras3 is None:
+        return []
+    newest_tf, blocks = max(tf.values()), []
+    for backend, releases in backends.items():
+        if not releases or any(s.keras_backend == backend and f"keras=={keras3.version}" in s.requirements
+                               for s in stacks):
+            continue
+        release, python = max(releases.values()), python_for(newest_tf)
+        blocks.append(stack_block(
+            f"keras3.{keras3.minor[1]}-{backend}{release.minor[0]}.{release.minor[1]}-py{python}", python,
+            [f"tensorflow-cpu=={newest_tf.version}", f"keras=={keras3.version}",
+             f"{BACKEND_PACKAGES[backend]}=={release.version}"], family_named("keras3"),
+            env=f'{{ KERAS_BACKEND = "{backend}" }}'))
+    return blocks
+
+
 def missing_stacks(stacks: list[Stack], now: datetime | None = None) -> list[str]:
     """Every stack block the declaration misses, from what PyPI says today."""
     now = now or datetime.now(UTC)
@@ -212,6 +250,8 @@ def missing_stacks(stacks: list[Stack], now: datetime | None = None) -> list[str
     tf = latest_patches(fetch_releases("tensorflow-cpu", index), now)
     keras = latest_patches(fetch_releases("keras", index), now)
     tf_keras = latest_patches(fetch_releases("tf-keras", index), now)
+    backends = {backend: latest_patches(fetch_releases(backend, index), now) for backend in BACKEND_PACKAGES}
     blocks = [*missing_tensorflow(tf, keras, stacks), *missing_keras3(keras, tf, stacks),
-              *missing_tf_keras(tf_keras, tf, stacks)]
+              *missing_tf_keras(tf_keras, tf, stacks), *missing_standalone(keras, stacks),
+              *missing_backends(keras, tf, backends, stacks)]
     return list(dict.fromkeys(blocks))  # a new TF and a new Keras can suggest the same stack

@@ -99,10 +99,11 @@ class StackEntry(TypedDict):
     tensorflow: str | None
     keras: str | None
     keras_flavor: str | None
+    keras_backend: str  # what runs its models: tensorflow, jax, torch
     numpy: str | None
     h5py: str | None
     family: str
-    backend: str
+    backend: str  # where it runs: venv or docker
     status: str  # ok, unavailable, install-failed, missing
     reason: str
     requirements: list[str]

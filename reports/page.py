@@ -17,7 +17,7 @@ from runner.protocol import FIDELITIES, FORMATS, VERDICT_NAMES, VERDICTS
 
 NONE = -1
 # What a stack contributes to the cell detail, in order.
-VERSION_FIELDS = ("python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py", "backend")
+VERSION_FIELDS = ("python", "tensorflow", "keras", "keras_flavor", "keras_backend", "numpy", "h5py", "backend")
 
 
 class Strings:
@@ -51,6 +51,10 @@ def page_data(results: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
         "format_labels": {f.name: f.label for f in FORMATS},
         "format_preference": [f.name for f in sorted(FORMATS, key=lambda f: f.preference)],
         "families": [f["name"] for f in results["families"] if any(s["family"] == f["name"] for s in ready)],
+        "family_titles": {f["name"]: f["title"] for f in results["families"]},
+        "keras_backends": sorted({s.get("keras_backend") or "tensorflow" for s in ready},
+                                 key=lambda b: (b != "tensorflow", b)),
+        "pythons": sorted({python_minor(s["python"]) for s in ready}, key=lambda v: tuple(map(int, v.split(".")))),
         "verdicts": list(VERDICT_NAMES),
         "severity": [v.name for v in sorted(VERDICTS, key=lambda v: v.severity)],  # worst first
         "marks": {v.name: v.mark for v in VERDICTS},
@@ -62,6 +66,11 @@ def page_data(results: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
         **columns,
         "strings": strings.values,
     }
+
+
+def python_minor(version: str) -> str:
+    """``3.11`` of ``3.11.9``: what the report's filter groups stacks by."""
+    return ".".join(version.split(".")[:2])
 
 
 def group_key(group: dict[str, Any]) -> str:

@@ -14,8 +14,8 @@ from reports.signatures import cell_failure, signature_of, summarize
 from runner.protocol import attempt_loaded
 
 SCHEMA = 3  # of results.json, the public contract; records have their own (runner.protocol.SCHEMA)
-STACK_FIELDS = ("id", "python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py", "family", "backend", "status",
-                "reason", "tags")
+STACK_FIELDS = ("id", "python", "tensorflow", "keras", "keras_flavor", "keras_backend", "numpy", "h5py", "family",
+                "backend", "status", "reason", "tags")
 
 
 def build_results(run: RunFile) -> tuple[dict[str, Any], pd.DataFrame]:

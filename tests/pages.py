@@ -31,15 +31,15 @@ class Page:
         """(format, producer, consumer) -> the verdict each heatmap square shows."""
         rows = self.page.eval_on_selector_all("table.heatmap td.v", """tds => tds.map(td => [
             td.closest('table').dataset.format, td.dataset.p, td.dataset.c, td.dataset.verdict])""")
-        stacks = self.page.eval_on_selector_all("#advisor-from option", "os => os.map(o => o.textContent)")
-        ids = [label.split(" ")[0] for label in stacks]
+        options = self.page.eval_on_selector_all("#advisor-from option", "os => os.map(o => [o.value, o.textContent])")
+        ids = {int(value): label.split(" ")[0] for value, label in options}  # grouped by family, valued by index
         return {(f, ids[int(p)], ids[int(c)]): v for f, p, c, v in rows}
 
 
-def expected_squares(results: dict[str, Any], cases: set[str], families: set[str] | None = None
-                     ) -> dict[tuple[str, str, str], str]:
+def expected_squares(results: dict[str, Any], cases: set[str], families: set[str] | None = None,
+                     stacks: set[str] | None = None) -> dict[tuple[str, str, str], str]:
     shown = {s["id"] for s in results["stacks"] if s["status"] == "ok"
-             and (families is None or set(s["tags"]) & families)}
+             and (families is None or set(s["tags"]) & families) and (stacks is None or s["id"] in stacks)}
     verdicts: dict[tuple[str, str, str], set[str]] = {}
     for cell in results["cells"]:
         if cell["case"] in cases and cell["producer"] in shown and cell["consumer"] in shown:

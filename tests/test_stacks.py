@@ -69,14 +69,47 @@ def test_shipped_declaration_covers_the_version_axis() -> None:
     assert "tf-nightly-py3.12" in outside and not outside & {s.id for s in stacks if {"quick", "eras"} & set(s.tags)}
     newest = {s.family: s for s in stacks}  # the declaration lists each family oldest first
     assert all(newest[family].default for family in ("keras2", "tf_keras", "keras3"))
-    quick = {s.family for s in stacks if "quick" in s.tags}
-    assert quick == {"keras2", "tf_keras", "keras3"}
+    quick = [s for s in stacks if "quick" in s.tags]
+    assert {s.family for s in quick} == {"keras2", "standalone-keras2", "tf_keras", "keras3"}
+    assert "jax" in {s.keras_backend for s in quick}
+
+
+def test_shipped_declaration_covers_eras_backends_and_pythons() -> None:
+    stacks = load_stacks()
+    standalone = [s for s in stacks if s.family == "standalone-keras2"]
+    assert {pinned_minor(s, "keras") for s in standalone} == {"2.1", "2.2", "2.3"}
+    assert all(s.env.get("KERAS_BACKEND") == "tensorflow" and pinned_minor(s, "tensorflow") for s in standalone)
+    for backend in ("jax", "torch"):  # the newest Keras 3 and an older minor
+        on_it = [s for s in stacks if s.keras_backend == backend]
+        assert all(s.family == "keras3" for s in on_it) and len({pinned_minor(s, "keras") for s in on_it}) >= 2
+    for family in ("keras2", "keras3"):  # one Keras on two Pythons, its pins unchanged
+        pythons: dict[tuple[str, ...], set[str]] = {}
+        for s in stacks:
+            if s.family == family:
+                pythons.setdefault(tuple(sorted(s.requirements)), set()).add(s.python)
+        assert any(len(found) >= 2 for found in pythons.values())
 
 
 def test_fields_are_loaded(tmp_path: Path) -> None:
     legacy = load_stacks(declare(tmp_path, GOOD))[1]
     assert legacy.env == {"TF_USE_LEGACY_KERAS": "1"}
     assert legacy.requirements == ("tensorflow-cpu==2.16.2", "tf-keras==2.16.0")
+
+
+def test_the_keras_backend_is_a_tag(tmp_path: Path) -> None:
+    jax = """
+[[stack]]
+id = "keras3.15-jax-py3.11"
+python = "3.11"
+requirements = ["keras==3.15.1", "jax[cpu]"]
+env = { KERAS_BACKEND = "jax" }
+family = "keras3"
+tags = ["quick"]
+"""
+    stacks = load_stacks(declare(tmp_path, GOOD + jax))
+    assert [s.keras_backend for s in stacks] == ["tensorflow", "tensorflow", "tensorflow", "jax"]
+    assert [s.id for s in select_stacks(stacks, [], ["jax"])[0]] == ["keras3.15-jax-py3.11"]
+    assert stacks[-1].labels == ("keras3", "jax", "quick")
 
 
 @pytest.mark.parametrize(
@@ -113,7 +146,8 @@ def test_selection_by_family_or_tag_reaches_stacks_outside_the_default_set(tmp_p
     assert [s.id for s in select_stacks(stacks, ["tf2*"], ["nightly", "keras2"])[0]] == ["tf2.15-py3.11"]
     assert [s.id for s in select_stacks(stacks, [], ["quick"])[0]] == ["tf2.15-py3.11"]
     assert len(select_stacks(stacks, [], everything=True)[0]) == 3
-    with pytest.raises(SelectionError, match=r"no stack matches tag 'keras9'.*known tags: keras2, nightly, quick"):
+    with pytest.raises(SelectionError,
+                       match=r"no stack matches tag 'keras9'.*known tags: keras2, nightly, quick, tensorflow"):
         select_stacks(stacks, [], ["keras9"])
 
 

@@ -39,16 +39,26 @@ def stack(stack_id: str, *requirements: str) -> Stack:
 def test_missing_stacks_are_ready_to_paste(monkeypatch: pytest.MonkeyPatch) -> None:
     pypi = {"tensorflow-cpu": {"2.15.1": files("3.11"), "2.9.3": files("3.8", "3.10"), "2.21.0": files("3.11"),
                                "2.22.0": files("3.11", "3.12")},
-            "keras": {"2.15.0": files("3.11"), "3.15.1": files("3.11"), "3.16.0": files("3.11")},
-            "tf-keras": {"2.22.0": files("3.11")}}
+            "keras": {"2.2.4": files("3.7"), "2.2.5": files("3.7"), "2.3.1": files("3.7"), "2.15.0": files("3.11"),
+                      "3.15.1": files("3.11"), "3.16.0": files("3.11")},
+            "tf-keras": {"2.22.0": files("3.11")},
+            "jax": {"0.10.2": files("3.11"), "0.11.0": files("3.11")}, "torch": {"2.15.0": files("3.11")}}
     monkeypatch.setattr(versions, "fetch_releases", lambda package, index=None: pypi[package])
     declared = [stack("tf2.15-py3.11", "tensorflow-cpu==2.15.1"),
-                stack("keras3.15-tf2.21-py3.11", "tensorflow-cpu==2.21.0", "keras==3.15.1")]
+                stack("keras3.15-tf2.21-py3.11", "tensorflow-cpu==2.21.0", "keras==3.15.1"),
+                stack("keras2.3-tf1.15-py3.7", "keras==2.3.1", "tensorflow==1.15.5"),
+                Stack(id="keras3.16-torch2.15-py3.11", python="3.11", family="keras3", env={"KERAS_BACKEND": "torch"},
+                      requirements=("tensorflow-cpu==2.22.0", "keras==3.16.0", "torch==2.15.0"))]
     blocks = versions.missing_stacks(declared, NOW)
     ids = [b.splitlines()[1] for b in blocks]
-    assert ids == ['id = "tf2.9-py3.10"', 'id = "keras3.16-tf2.22-py3.11"', 'id = "tf2.22-tfkeras-py3.11"']
+    assert ids == ['id = "tf2.9-py3.10"', 'id = "keras3.16-tf2.22-py3.11"', 'id = "tf2.22-tfkeras-py3.11"',
+                   'id = "keras2.2-tf1.15-py3.7"', 'id = "keras3.16-jax0.11-py3.11"']
     assert 'requirements = ["tensorflow-cpu==2.22.0", "keras==3.16.0"]' in blocks[1]
     assert 'env = { TF_USE_LEGACY_KERAS = "1" }' in blocks[2]
+    assert 'requirements = ["keras==2.2.5", "tensorflow==1.15.5", "h5py<3", "protobuf<3.21", "numpy<1.19"]' in blocks[3]
+    assert 'family = "standalone-keras2"' in blocks[3]
+    assert 'requirements = ["tensorflow-cpu==2.22.0", "keras==3.16.0", "jax[cpu]==0.11.0"]' in blocks[4]
+    assert 'env = { KERAS_BACKEND = "jax" }' in blocks[4]
 
 
 def test_unreachable_index_says_where_it_was_named_and_what_to_do() -> None:
@@ -118,6 +128,7 @@ def test_shipped_declaration_has_what_it_pins(monkeypatch: pytest.MonkeyPatch) -
 
     declared = load_stacks()
     pypi = {"tensorflow-cpu": {"2.15.1": files("3.11"), "2.21.0": files("3.11")},
-            "keras": {"3.15.1": files("3.11")}, "tf-keras": {"2.21.0": files("3.11")}}
+            "keras": {"2.1.6": files("3.7"), "2.2.5": files("3.7"), "2.3.1": files("3.7"), "3.15.1": files("3.11")},
+            "tf-keras": {"2.21.0": files("3.11")}, "jax": {"0.10.2": files("3.11")}, "torch": {"2.15.0": files("3.11")}}
     monkeypatch.setattr(versions, "fetch_releases", lambda package, index=None: pypi[package])
     assert versions.missing_stacks(declared, NOW) == []

@@ -21,6 +21,8 @@ const state = {
   cases: new Set(SEED.length ? SEED : D.cases.map((_, k) => k)),
   formats: new Set(D.formats.map((_, f) => f)),
   families: new Set(D.families),
+  backends: new Set(D.keras_backends),
+  pythons: new Set(D.pythons),
   highlight: -1,
   selected: null,
 };
@@ -108,8 +110,19 @@ function badge(verdict, label) {
   return el("span", {class: "badge v-" + verdict, title: verdict}, label || LETTERS[verdict]);
 }
 
+function pythonMinor(version) { return version.split(".").slice(0, 2).join("."); }
+
+function backendOf(stack) { return stack.keras_backend || "tensorflow"; }
+
 function visibleStacks() {
-  return D.stacks.map((s, p) => p).filter(p => state.families.has(D.stacks[p].family));
+  return D.stacks.map((s, p) => p).filter(p => state.families.has(D.stacks[p].family) &&
+    state.backends.has(backendOf(D.stacks[p])) && state.pythons.has(pythonMinor(D.stacks[p].python)));
+}
+
+// What a stack is, beyond its id: family, the backend that runs its models, its Python.
+function stackTitle(stack) {
+  return `${D.family_titles[stack.family] || stack.family} · Keras ${stack.keras} on ${backendOf(stack)} ` +
+    `· TensorFlow ${stack.tensorflow} · Python ${stack.python}`;
 }
 
 // --- filters --------------------------------------------------------------------------------
@@ -128,7 +141,11 @@ function renderFilters() {
     el("span", {class: "label"}, "Formats"),
     el("div", {}, D.formats.map((name, f) => checkbox("format", f, FORMAT_NAMES[name] || name, state.formats))),
     el("span", {class: "label"}, "Stacks"),
-    el("div", {}, D.families.map(name => checkbox("family", name, name, state.families))),
+    el("div", {}, D.families.map(name => checkbox("family", name, name, state.families, D.family_titles[name]))),
+    el("span", {class: "label"}, "Backends"),
+    el("div", {}, D.keras_backends.map(name => checkbox("backend", name, name, state.backends))),
+    el("span", {class: "label"}, "Pythons"),
+    el("div", {}, D.pythons.map(version => checkbox("python", version, version, state.pythons))),
   );
 }
 
@@ -156,16 +173,17 @@ function renderGrids() {
     tables.push(el("div", {class: "grid-wrap"}, heatmap(f, stacks)));
   });
   if (!tables.length || !state.cases.size || !stacks.length) {
-    tables.push(el("p", {class: "empty"}, "Nothing selected: tick at least one case, format and stack family."));
+    tables.push(el("p", {class: "empty"}, "Nothing selected: tick at least one case, format, stack family, backend and Python."));
   }
   fill(grids, tables);
 }
 
 function heatmap(f, stacks) {
   const head = el("tr", {}, el("th", {class: "corner"}, "saved with ↓ · loaded with →"),
-                  stacks.map(c => el("th", {class: "col fam-" + D.stacks[c].family}, el("span", {}, D.stacks[c].id))));
+                  stacks.map(c => el("th", {class: "col fam-" + D.stacks[c].family, title: stackTitle(D.stacks[c])},
+                                     el("span", {}, D.stacks[c].id))));
   const rows = stacks.map(p => el("tr", {},
-    el("th", {class: "row fam-" + D.stacks[p].family}, D.stacks[p].id),
+    el("th", {class: "row fam-" + D.stacks[p].family, title: stackTitle(D.stacks[p])}, D.stacks[p].id),
     stacks.map(c => heatCell(f, p, c))));
   return el("table", {class: "heatmap", "data-format": D.formats[f]}, el("thead", {}, head), el("tbody", {}, rows));
 }
@@ -274,7 +292,10 @@ function attemptsTable(attempts) {
 
 function renderAdvisor() {
   const from = document.getElementById("advisor-from"), to = document.getElementById("advisor-to");
-  const options = () => D.stacks.map((s, p) => el("option", {value: p}, `${s.id} (TF ${s.tensorflow}, Keras ${s.keras})`));
+  // grouped by family; each says the Keras, its backend, TensorFlow and Python
+  const options = () => D.families.map(family => el("optgroup", {label: D.family_titles[family] || family},
+    D.stacks.map((s, p) => s.family === family &&
+      el("option", {value: p}, `${s.id} (Keras ${s.keras} on ${backendOf(s)}, TF ${s.tensorflow}, Python ${s.python})`))));
   fill(from, options());
   fill(to, options());
   const lastKeras2 = D.stacks.map(s => s.family).lastIndexOf("keras2");
