@@ -45,15 +45,15 @@ def page_data(results: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
     groups = {group_key(g): n for n, g in enumerate(results["signatures"])}
     columns = cell_columns(results["cells"], frame, (formats, cases, stack_ids), groups, strings)
     return {
-        "stacks": [{"id": s["id"], "family": s["family"], **{f: s.get(f) for f in VERSION_FIELDS}} for s in ready],
+        "stacks": [stack_data(s) for s in ready],
+        "version_fields": list(VERSION_FIELDS),
         "cases": [case_entry(results, case) for case in cases],
         "formats": formats,
         "format_labels": {f.name: f.label for f in FORMATS},
         "format_preference": [f.name for f in sorted(FORMATS, key=lambda f: f.preference)],
         "families": [f["name"] for f in results["families"] if any(s["family"] == f["name"] for s in ready)],
         "family_titles": {f["name"]: f["title"] for f in results["families"]},
-        "keras_backends": sorted({s.get("keras_backend") or "tensorflow" for s in ready},
-                                 key=lambda b: (b != "tensorflow", b)),
+        "keras_backends": sorted({keras_backend(s) for s in ready}, key=lambda b: (b != "tensorflow", b)),
         "pythons": sorted({python_minor(s["python"]) for s in ready}, key=lambda v: tuple(map(int, v.split(".")))),
         "verdicts": list(VERDICT_NAMES),
         "severity": [v.name for v in sorted(VERDICTS, key=lambda v: v.severity)],  # worst first
@@ -66,6 +66,17 @@ def page_data(results: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
         **columns,
         "strings": strings.values,
     }
+
+
+def stack_data(stack: dict[str, Any]) -> dict[str, Any]:
+    """A stack as the page reads it: its versions, and the backend and Python minor it filters by."""
+    return {"id": stack["id"], "family": stack["family"], **{f: stack.get(f) for f in VERSION_FIELDS},
+            "keras_backend": keras_backend(stack), "python_minor": python_minor(stack["python"])}
+
+
+def keras_backend(stack: dict[str, Any]) -> str:
+    """A run from before the field was recorded ran every model on TensorFlow."""
+    return str(stack.get("keras_backend") or "tensorflow")
 
 
 def python_minor(version: str) -> str:

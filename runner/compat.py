@@ -296,11 +296,12 @@ def export_refused(keras, fmt, exc):
     """Why this Keras cannot write a SavedModel, where ``model.export`` raised ``exc`` on a backend
     other than TensorFlow (PyTorch's export, measured: Keras 3.11 asks for torch_xla, Keras 3.15
     fails in torch.export on every model here); None where the failure is the model's own."""
-    if fmt != "savedmodel" or keras_backend(keras) == "tensorflow":
+    backend = keras_backend(keras)
+    if fmt != "savedmodel" or backend == "tensorflow":
         return None
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    first_line = (str(exc).strip().splitlines() or [""])[0]
     return "model.export on Keras {}'s {} backend raised {}: {}".format(
-        keras_version(keras), keras_backend(keras), type(exc).__name__, message)
+        keras_version(keras), backend, type(exc).__name__, first_line)
 
 
 def missing_api(keras, names):

@@ -110,18 +110,14 @@ function badge(verdict, label) {
   return el("span", {class: "badge v-" + verdict, title: verdict}, label || LETTERS[verdict]);
 }
 
-function pythonMinor(version) { return version.split(".").slice(0, 2).join("."); }
-
-function backendOf(stack) { return stack.keras_backend || "tensorflow"; }
-
 function visibleStacks() {
   return D.stacks.map((s, p) => p).filter(p => state.families.has(D.stacks[p].family) &&
-    state.backends.has(backendOf(D.stacks[p])) && state.pythons.has(pythonMinor(D.stacks[p].python)));
+    state.backends.has(D.stacks[p].keras_backend) && state.pythons.has(D.stacks[p].python_minor));
 }
 
 // What a stack is, beyond its id: family, the backend that runs its models, its Python.
 function stackTitle(stack) {
-  return `${D.family_titles[stack.family] || stack.family} · Keras ${stack.keras} on ${backendOf(stack)} ` +
+  return `${D.family_titles[stack.family] || stack.family} · Keras ${stack.keras} on ${stack.keras_backend} ` +
     `· TensorFlow ${stack.tensorflow} · Python ${stack.python}`;
 }
 
@@ -239,10 +235,9 @@ function hideDetail() {
 }
 
 function versionsTable(producer, consumer) {
-  const fields = ["python", "tensorflow", "keras", "keras_flavor", "numpy", "h5py", "backend"];
   return el("table", {class: "versions"},
     el("tr", {}, el("th", {}, ""), el("th", {}, "saved with"), el("th", {}, "loaded with")),
-    fields.map(name => el("tr", {}, el("th", {}, name), el("td", {}, producer[name] || "?"),
+    D.version_fields.map(name => el("tr", {}, el("th", {}, name), el("td", {}, producer[name] || "?"),
                                    el("td", {}, consumer[name] || "?"))));
 }
 
@@ -295,7 +290,7 @@ function renderAdvisor() {
   // grouped by family; each says the Keras, its backend, TensorFlow and Python
   const options = () => D.families.map(family => el("optgroup", {label: D.family_titles[family] || family},
     D.stacks.map((s, p) => s.family === family &&
-      el("option", {value: p}, `${s.id} (Keras ${s.keras} on ${backendOf(s)}, TF ${s.tensorflow}, Python ${s.python})`))));
+      el("option", {value: p}, `${s.id} (Keras ${s.keras} on ${s.keras_backend}, TF ${s.tensorflow}, Python ${s.python})`))));
   fill(from, options());
   fill(to, options());
   const lastKeras2 = D.stacks.map(s => s.family).lastIndexOf("keras2");
